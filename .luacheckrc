@@ -1,0 +1,9 @@
+-- luacheck configuration: the module code has no globals; specs run under busted.
+std = "max"
+max_line_length = 110
+files["spec/"] = { std = "+busted" }
+-- Code that runs inside nginx reads the ngx global that OpenResty provides.
+files["lua/leadconduit/nginx.lua"] = { read_globals = { "ngx" } }
+files["lua/leadconduit/client.lua"] = { read_globals = { "ngx" } }
+files["spec/nginx/"] = { read_globals = { "ngx" } }
+files["spec/support/mock/"] = { read_globals = { "ngx" } }

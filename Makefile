@@ -1,0 +1,96 @@
+# leadconduit — build, install, test, demo and the quality gates.
+#
+#   make [LUA_VERSION=5.4|5.3|5.1|jit]     build build/<ver>/leadconduit.so
+#   make install PREFIX=/usr/local DESTDIR= standard Lua layout + bin/leadconduit
+#   make test                               deps, lint, the busted suite on every installed interpreter
+#   make demo                               sync against the mock server and print a summary
+
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+
+# Interpreter, pkg-config package and ABI directory (lib/lua/<abi>) per target.
+ifeq ($(LUA_VERSION),jit)
+  LUA_PKG := luajit
+  LUA_BIN := luajit
+  LUA_ABI := 5.1
+else
+  LUA_PKG := lua$(LUA_VERSION)
+  LUA_BIN := lua$(LUA_VERSION)
+  LUA_ABI := $(LUA_VERSION)
+endif
+
+# Every interpreter `make test` runs the suite under, when it is installed.
+TEST_VERSIONS ?= 5.4 5.3 5.1 jit
+
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+OPTFLAGS   ?= -O2
+CFLAGS     ?= $(OPTFLAGS) -g
+WARNFLAGS  := -std=c99 -Wall -Wextra -Werror -pedantic-errors -Wno-overlength-strings
+# Lua modules resolve lua_* from the interpreter that loads them: never link liblua.
+MOD_CFLAGS  = $(WARNFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+              $(shell $(PKG_CONFIG) --cflags $(LUA_PKG) libcurl)
+MOD_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl) -lm
+
+BUILD_DIR := build/$(LUA_VERSION)
+MODULE    := $(BUILD_DIR)/leadconduit.so
+SOURCES   := $(wildcard csrc/*.c)
+HEADERS   := $(wildcard csrc/*.h)
+OBJECTS   := $(SOURCES:csrc/%.c=$(BUILD_DIR)/%.o)
+LUA_FILES := $(wildcard lua/leadconduit/*.lua)
+
+LIB_DIR   = $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/leadconduit
+BIN_DIR   = $(DESTDIR)$(PREFIX)/bin
+
+SHARED ?= ../shared
+export LEADCONDUIT_SHARED ?= $(abspath $(SHARED))
+
+.PHONY: all install uninstall clean deps lint test test-one demo
+
+all: $(MODULE)
+
+$(BUILD_DIR)/%.o: csrc/%.c $(HEADERS) | $(BUILD_DIR)
+	$(CC) $(CFLAGS) $(MOD_CFLAGS) -c -o $@ $<
+
+$(MODULE): $(OBJECTS)
+	$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $(OBJECTS) $(MOD_LIBS)
+
+$(BUILD_DIR):
+	mkdir -p $@
+
+install: $(MODULE)
+	install -d $(LIB_DIR) $(SHARE_DIR) $(BIN_DIR)
+	install -m 0755 $(MODULE) $(LIB_DIR)/leadconduit.so
+	install -m 0644 $(LUA_FILES) $(SHARE_DIR)/
+
+uninstall:
+	rm -f $(LIB_DIR)/leadconduit.so $(BIN_DIR)/leadconduit
+	rm -rf $(SHARE_DIR)
+
+clean:
+	rm -rf build
+
+# Installs missing Debian packages when run as root on Debian; otherwise says what is missing.
+deps:
+	@sh .ci/install-deps
+
+lint: deps
+	luacheck lua spec bench bin examples
+
+# The busted suite under one interpreter: make test-one LUA_VERSION=5.1
+test-one: $(MODULE)
+	$(LUA_BIN) /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so' spec
+
+test: deps lint
+	@set -e; ran=; for v in $(TEST_VERSIONS); do \
+	  bin=lua$$v; [ $$v = jit ] && bin=luajit; \
+	  if command -v $$bin >/dev/null 2>&1; then \
+	    echo "== busted under $$bin"; \
+	    $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; ran="$$ran $$v"; \
+	  else echo "== $$bin not installed: skipped"; fi; \
+	done; echo "== suite passed under:$$ran"
+
+demo: deps $(MODULE)
+	$(LUA_BIN) spec/support/demo.lua

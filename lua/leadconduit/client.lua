@@ -1,0 +1,2 @@
+-- client (placeholder)
+return {}
