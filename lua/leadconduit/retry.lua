@@ -1,0 +1,64 @@
+-- retry.lua — how long to wait before the next attempt.
+--
+-- Exponential backoff with jitter, or what the server's Retry-After header asks
+-- for (seconds or an HTTP date), never more than MAX_WAIT seconds. Pure functions:
+-- the clock and the random source are parameters.
+
+local retry = {}
+
+retry.MAX_WAIT = 30
+
+local MONTHS = {
+  Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
+  Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12,
+}
+
+-- Days since 1970-01-01 of a proleptic Gregorian date.
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local floor = math.floor
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- HTTP-date (RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT") -> epoch seconds.
+function retry.parse_http_date(text)
+  local d, mon, y, hh, mm, ss = text:match(
+    "^%a%a%a, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  local m = MONTHS[mon]
+  if not m then return nil end
+  d, y, hh, mm, ss = tonumber(d), tonumber(y), tonumber(hh), tonumber(mm), tonumber(ss)
+  if d < 1 or d > 31 or hh > 23 or mm > 59 or ss > 60 then return nil end
+  return days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
+end
+
+-- Seconds a Retry-After header value asks to wait, or nil when it is not valid.
+function retry.parse_retry_after(value, now)
+  if type(value) ~= "string" then return nil end
+  if value:match("^%d+$") then
+    return tonumber(value)
+  end
+  local at = retry.parse_http_date(value)
+  if at then
+    local wait = at - (now or os.time())
+    return wait > 0 and wait or 0
+  end
+  return nil
+end
+
+-- delay(attempt, base, retry_after, now, random) -> seconds to wait after attempt n (1-based).
+function retry.delay(attempt, base, retry_after, now, random)
+  local asked = retry.parse_retry_after(retry_after, now)
+  if asked then
+    return math.min(asked, retry.MAX_WAIT)
+  end
+  local ceiling = math.min(base * 2 ^ (attempt - 1), retry.MAX_WAIT)
+  -- "Equal jitter": at least half the ceiling, so waits still grow, spread over the rest.
+  return ceiling / 2 + (random or math.random)() * ceiling / 2
+end
+
+return retry
