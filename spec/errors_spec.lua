@@ -1,0 +1,103 @@
+-- Specs for lua/leadconduit/errors.lua: what each transport outcome means to users.
+local leadconduit = require "leadconduit"
+local errors = require "leadconduit.errors"
+
+local function classify(outcome)
+  local kind, message, fields = errors.classify(outcome)
+  return kind, message, fields or {}
+end
+
+local function account_answer()
+  return { success = true, account = { name = "Acme" } }
+end
+
+describe("errors.classify", function()
+  it("accepts a 2xx answer with success = true and an account object", function()
+    assert.is_nil(classify({ status = 200, value = account_answer() }))
+  end)
+
+  it("calls a 2xx body that is not JSON a decode error, not retryable", function()
+    local kind, message, f = classify({ status = 200, decode_error = "leadconduit.decode: x at byte 1" })
+    assert.are.equal("decode", kind)
+    assert.matches("not valid JSON", message)
+    assert.are.same({ 200, false }, { f.status, f.retryable == true })
+  end)
+
+  it("calls success ~= true or a missing account an api error", function()
+    assert.are.equal("api", (classify({ status = 200, value = { success = false, account = {} } })))
+    assert.are.equal("api", (classify({ status = 200, value = { success = "true", account = {} } })))
+    assert.are.equal("api", (classify({ status = 200, value = { success = true } })))
+    assert.are.equal("api", (classify({ status = 200, value = { success = true, account = "x" } })))
+    local array = setmetatable({}, leadconduit.array_mt)
+    assert.are.equal("api", (classify({ status = 200, value = { success = true, account = array } })))
+    assert.are.equal("api", (classify({ status = 200, value = array })))
+    assert.are.equal("api", (classify({ status = 200, value = leadconduit.null })))
+  end)
+
+  it("puts the server's error text into auth messages", function()
+    local kind, message, f = classify({ status = 401, value = { error = "authentication failed" } })
+    assert.are.equal("auth", kind)
+    assert.are.equal("HTTP 401: authentication failed", message)
+    assert.is_falsy(f.retryable)
+    assert.are.equal("auth", (classify({ status = 403, decode_error = "..." })))
+  end)
+
+  it("retries 500, 502, 503, 504 and 429 only", function()
+    for status, retryable in pairs({ [500] = true, [502] = true, [503] = true, [504] = true,
+                                     [501] = false, [404] = false, [400] = false, [302] = false }) do
+      local kind, _, f = classify({ status = status })
+      assert.are.equal("http", kind)
+      assert.are.equal(retryable, f.retryable == true, status)
+    end
+    local kind, _, f = classify({ status = 429 })
+    assert.are.equal("rate_limited", kind)
+    assert.is_true(f.retryable)
+  end)
+
+  it("says that redirects are not followed", function()
+    local _, message = classify({ status = 302 })
+    assert.matches("redirects are not followed", message)
+  end)
+
+  it("keeps transport failures' kinds and retries network and timeout only", function()
+    for failure, retryable in pairs({ network = true, timeout = true, tls = false, too_large = false }) do
+      local kind, message, f = classify({ failure = failure, message = "libcurl says" })
+      assert.are.equal(failure, kind)
+      assert.are.equal("libcurl says", message)
+      assert.are.equal(retryable, f.retryable == true)
+    end
+    local _, _, f = classify({ failure = "too_large", status = 200, message = "x" })
+    assert.are.equal(200, f.status)
+  end)
+
+  it("keeps server text to one short line", function()
+    local _, message = classify({ status = 500, value = { error = "line1\r\nline2" .. ("x"):rep(500) } })
+    assert.is_nil(message:find("[\r\n]"))
+    assert.is_true(#message < 260)
+  end)
+end)
+
+describe("errors.new", function()
+  it("makes the contract's table and string form", function()
+    local err = errors.new("http", "HTTP 503", { status = 503, retryable = true, attempts = 3 })
+    assert.are.same({ "http", "HTTP 503", 503, true, 3 },
+      { err.kind, err.message, err.status, err.retryable, err.attempts })
+    assert.are.equal("leadconduit: http: HTTP 503", tostring(err))
+    assert.is_true(errors.is_error(err))
+  end)
+
+  it("defaults retryable to false and attempts to 0", function()
+    local err = errors.new("tls", "bad certificate")
+    assert.are.equal(false, err.retryable)
+    assert.are.equal(0, err.attempts)
+    assert.is_nil(err.status)
+  end)
+
+  it("scrubs every occurrence of each secret from the message", function()
+    local err = errors.new("auth", "bad key s3cr%t. and s3cr%t again; QVBJOnMzY3IldA==",
+      {}, { "s3cr%t", "QVBJOnMzY3IldA==" })
+    assert.is_nil(err.message:find("s3cr%t", 1, true))
+    assert.is_nil(err.message:find("QVBJOnMzY3IldA==", 1, true))
+    assert.are.equal("bad key [REDACTED]. and [REDACTED] again; [REDACTED]", err.message)
+  end)
+end)

@@ -1,0 +1,114 @@
+-- Specs for lua/leadconduit/options.lua: what leadconduit.new accepts, and that it raises otherwise.
+local leadconduit = require "leadconduit"
+local options = require "leadconduit.options"
+
+local KEY = "k3y-Secret_value"
+
+local function settings(extra)
+  local opts = { api_key = KEY }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return options.check(opts)
+end
+
+local function raises(pattern, opts)
+  local ok, err = pcall(leadconduit.new, opts)
+  assert.is_false(ok)
+  assert.matches(pattern, err)
+  assert.is_nil(tostring(err):find(KEY, 1, true), "the message must not quote the key")
+end
+
+describe("leadconduit.new options", function()
+  it("uses the documented defaults", function()
+    local s = settings()
+    assert.are.equal("https://app.leadconduit.com/account_sso_sync", s.transport.url)
+    assert.are.same({ 30, 10, 8388608, false }, { s.transport.timeout, s.transport.connect_timeout,
+      s.transport.max_response_bytes, s.transport.allow_http })
+    assert.are.equal(2, s.max_retries)
+    assert.is_nil(s.transport.ca_file)
+    assert.matches("^leadconduit%-lua/%d+%.%d+%.%d+ libcurl/%d", s.transport.user_agent)
+  end)
+
+  it("keeps a base_url path prefix and ignores a trailing slash", function()
+    assert.are.equal("https://api.example.com/v2/lc/account_sso_sync",
+      settings({ base_url = "https://api.example.com/v2/lc/" }).transport.url)
+    assert.are.equal("https://api.example.com:8443/account_sso_sync",
+      settings({ base_url = "https://api.example.com:8443" }).transport.url)
+  end)
+
+  it("allows http:// only for loopback hosts", function()
+    for _, url in ipairs({ "http://127.0.0.1:8080", "http://127.255.0.9", "http://localhost:1",
+                           "http://LOCALHOST", "http://[::1]:8080/x" }) do
+      assert.is_true(settings({ base_url = url }).transport.allow_http, url)
+    end
+    for _, url in ipairs({ "http://example.com", "http://128.0.0.1", "http://127.0.0.1.example.com",
+                           "http://127.0.0.256", "http://localhost.example.com", "http://[::2]",
+                           "http://10.0.0.1" }) do
+      raises("https://", { api_key = KEY, base_url = url })
+    end
+  end)
+
+  it("refuses other schemes, credentials, queries and bad ports in base_url", function()
+    raises("https://", { api_key = KEY, base_url = "ftp://example.com" })
+    raises("https://", { api_key = KEY, base_url = "example.com" })
+    raises("credentials", { api_key = KEY, base_url = "https://user:pass@example.com" })
+    raises("query", { api_key = KEY, base_url = "https://example.com/?a=1" })
+    raises("port", { api_key = KEY, base_url = "https://example.com:0" })
+    raises("port", { api_key = KEY, base_url = "https://example.com:99999" })
+    raises("host", { api_key = KEY, base_url = "https://example.com:x" })
+    raises("spaces", { api_key = KEY, base_url = "https://example.com/a b" })
+    raises("URL", { api_key = KEY, base_url = 42 })
+  end)
+
+  it("requires an api_key of printable ASCII without spaces", function()
+    raises("api_key", {})
+    raises("api_key", { api_key = "" })
+    raises("api_key", { api_key = 123 })
+    raises("api_key", { api_key = "has space" })
+    raises("api_key", { api_key = "line\nbreak" })
+    raises("api_key", { api_key = "caf\195\169" })
+    raises("api_key", { api_key = "tab\t" })
+  end)
+
+  it("checks numbers and names every unknown option", function()
+    raises("timeout", { api_key = KEY, timeout = 0 })
+    raises("timeout", { api_key = KEY, timeout = -1 })
+    raises("timeout", { api_key = KEY, timeout = 0 / 0 })
+    raises("connect_timeout", { api_key = KEY, connect_timeout = "10" })
+    raises("max_retries", { api_key = KEY, max_retries = 1.5 })
+    raises("max_retries", { api_key = KEY, max_retries = -1 })
+    raises("max_response_bytes", { api_key = KEY, max_response_bytes = 0 })
+    raises("unknown option 'timout'", { api_key = KEY, timout = 3 })
+    raises("ca_file", { api_key = KEY, ca_file = "/nonexistent/ca.pem" })
+    raises("user_agent", { api_key = KEY, user_agent = "x\r\nInjected: 1" })
+    raises("table of options", "not a table")
+  end)
+
+  it("raises at the caller's line", function()
+    local ok, err = pcall(function() leadconduit.new({}) end)
+    assert.is_false(ok)
+    assert.matches("options_spec.lua:%d+: leadconduit.new", err)
+  end)
+end)
+
+describe("sync_account options", function()
+  it("turns sso_account_id into a query, any hex case", function()
+    assert.are.equal("sso_account_id=5fd4371e940df5a34a3888b2",
+      options.query({ sso_account_id = "5fd4371e940df5a34a3888b2" }))
+    assert.are.equal("sso_account_id=5FD4371E940DF5A34A3888B2",
+      options.query({ sso_account_id = "5FD4371E940DF5A34A3888B2" }))
+    assert.is_nil(options.query(nil))
+    assert.is_nil(options.query({}))
+  end)
+
+  it("raises before any request for a malformed sso_account_id", function()
+    local client = leadconduit.new({ api_key = KEY, base_url = "http://127.0.0.1:9" })
+    for _, id in ipairs({ "5fd4371e940df5a34a3888b", "5fd4371e940df5a34a3888b2a", "5fd4371e940df5a34a3888bz",
+                          "5fd4371e940df5a34a3888b2&x=1", 12345 }) do
+      local ok, err = pcall(client.sync_account, client, { sso_account_id = id })
+      assert.is_false(ok)
+      assert.matches("sso_account_id must be 24 hexadecimal digits", err)
+    end
+    assert.has_error(function() client:sync_account({ sso_acount_id = "x" }) end)
+    client:close()
+  end)
+end)
