@@ -4,6 +4,8 @@
 -- for (seconds or an HTTP date), never more than MAX_WAIT seconds. Pure functions:
 -- the clock and the random source are parameters.
 
+local calendar = require "leadconduit.calendar"
+
 local retry = {}
 
 retry.MAX_WAIT = 30
@@ -13,18 +15,6 @@ local MONTHS = {
   Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12,
 }
 
--- Days since 1970-01-01 of a proleptic Gregorian date.
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local floor = math.floor
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
 -- HTTP-date (RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT") -> epoch seconds.
 function retry.parse_http_date(text)
   local d, mon, y, hh, mm, ss = text:match(
@@ -32,8 +22,8 @@ function retry.parse_http_date(text)
   local m = MONTHS[mon]
   if not m then return nil end
   d, y, hh, mm, ss = tonumber(d), tonumber(y), tonumber(hh), tonumber(mm), tonumber(ss)
-  if d < 1 or d > 31 or hh > 23 or mm > 59 or ss > 60 then return nil end
-  return days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
+  if d < 1 or d > calendar.days_in_month(y, m) or hh > 23 or mm > 59 or ss > 60 then return nil end
+  return calendar.days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
 end
 
 -- Seconds a Retry-After header value asks to wait, or nil when it is not valid.

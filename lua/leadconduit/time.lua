@@ -3,28 +3,12 @@
 -- Strict RFC 3339 section 5.6 `date-time`: the separator is "T" or "t" (a space is rejected).
 
 local tointeger = math.tointeger -- nil on Lua 5.1/LuaJIT, where every number is a double
-local floor = math.floor
+local calendar = require "leadconduit.calendar"
 
 local DATE_TIME = "^([0-9][0-9][0-9][0-9])%-([0-9][0-9])%-([0-9][0-9])[Tt]"
   .. "([0-9][0-9]):([0-9][0-9]):([0-9][0-9])(.*)$"
 
-local DAYS_IN_MONTH = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-
-local function is_leap(y)
-  return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
-end
-
--- Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. Eras of 400 years
--- (146097 days) starting each March 1st keep the leap day at the end of the year.
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400                                  -- [0, 399]
-  local mp = (m + 9) % 12                                    -- March = 0
-  local doy = floor((153 * mp + 2) / 5) + d - 1              -- [0, 365]
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
+local days_from_civil = calendar.days_from_civil
 
 local function fail(what)
   return nil, "leadconduit.parse_time: " .. what
@@ -65,9 +49,7 @@ local function parse_time(s)
   local h, mi, sec = tonumber(hs), tonumber(mis), tonumber(ss)
   local oh, om = tonumber(ohs), tonumber(oms)
   if mo < 1 or mo > 12 then return fail("month out of range") end
-  local mdays = DAYS_IN_MONTH[mo]
-  if mo == 2 and is_leap(y) then mdays = 29 end
-  if d < 1 or d > mdays then return fail("day out of range for the month") end
+  if d < 1 or d > calendar.days_in_month(y, mo) then return fail("day out of range for the month") end
   if h > 23 then return fail("hour out of range") end
   if mi > 59 then return fail("minute out of range") end
   if sec > 60 then return fail("second out of range") end
