@@ -31,6 +31,9 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth);
 /* leadconduit.decode(text [, opts]) -> value | nil, errmsg */
 int lc_decode(lua_State *L);
 
+/* leadconduit.encode(value [, opts]) -> json | nil, errmsg (encode.c): sorted keys, null kept. */
+int lc_encode(lua_State *L);
+
 /* Register the client userdata's metatable and push leadconduit._transport. */
 void lc_open_client(lua_State *L);
 

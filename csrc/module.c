@@ -58,6 +58,7 @@ static int core_curl_version(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
     {"decode", lc_decode},
+    {"encode", lc_encode},
     {"sleep", core_sleep},
     {"monotime", core_monotime},
     {"curl_version", core_curl_version},
@@ -66,7 +67,7 @@ static const luaL_Reg core_functions[] = {
 
 /* Fields of the core that are part of the public contract. */
 static const char *const public_core_fields[] = {
-    "_VERSION", "null", "array_mt", "decode", NULL,
+    "_VERSION", "null", "array_mt", "decode", "encode", NULL,
 };
 
 /* Push the core table: C functions, the null sentinel and the array metatable. */

@@ -1,0 +1,299 @@
+-- encode: Lua values to JSON text with sorted keys, null kept and arrays told from objects.
+local leadconduit = require "leadconduit"
+local encode, decode = leadconduit.encode, leadconduit.decode
+local null, array_mt = leadconduit.null, leadconduit.array_mt
+
+local HAS_INTEGERS = math.type ~= nil
+
+local function arr(t) return setmetatable(t or {}, array_mt) end
+
+-- Deep equality that also tells integers from floats, -0.0 from 0.0, arrays from objects.
+local function same_value(a, b, path)
+  path = path or "$"
+  if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
+  if type(a) == "number" then
+    if HAS_INTEGERS and math.type(a) ~= math.type(b) then return false, path .. ": number subtype" end
+    if a ~= b and not (a ~= a and b ~= b) then return false, path .. ": " .. a .. " vs " .. b end
+    if a == 0 and 1 / a ~= 1 / b then return false, path .. ": sign of zero" end
+    return true
+  end
+  if type(a) ~= "table" then
+    if a == b then return true end
+    return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
+  end
+  if getmetatable(a) ~= getmetatable(b) then return false, path .. ": metatable" end
+  for k, v in pairs(a) do
+    local ok, why = same_value(v, b[k], path .. "." .. tostring(k))
+    if not ok then return false, why end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false, path .. "." .. tostring(k) .. ": extra key" end
+  end
+  return true
+end
+
+local function round_trip(v)
+  local text, err = encode(v)
+  assert.is_string(text, err)
+  local back, derr = decode(text)
+  assert.is_not_nil(back, derr)
+  local ok, why = same_value(v, back)
+  assert(ok, ("round trip of %s differs at %s"):format(text, why))
+  return text
+end
+
+local function fails(v, what, opts)
+  local text, err = encode(v, opts)
+  assert.is_nil(text)
+  assert.is_string(err)
+  assert.matches("^leadconduit%.encode: ", err)
+  if what then assert.matches(what, err, 1, true) end
+end
+
+describe("encode", function()
+  describe("scalars", function()
+    it("writes null, true and false", function()
+      assert.equal("null", encode(null))
+      assert.equal("true", encode(true))
+      assert.equal("false", encode(false))
+    end)
+
+    it("writes integers without a decimal point", function()
+      assert.equal("0", encode(0))
+      assert.equal("42", encode(42))
+      assert.equal("-7", encode(-7))
+      assert.equal("123", encode(123))
+      if HAS_INTEGERS then
+        assert.equal(tostring(math.maxinteger), encode(math.maxinteger))
+        assert.equal(tostring(math.mininteger), encode(math.mininteger))
+        round_trip(math.maxinteger)
+        round_trip(math.mininteger)
+      end
+    end)
+
+    it("keeps floats floats on Lua 5.3+ and prints integral doubles as integers on 5.1", function()
+      if HAS_INTEGERS then
+        assert.equal("1.0", encode(1.0))
+        assert.equal("-0.0", encode(-0.0))
+        assert.equal("1e+300", encode(1e300))
+      else
+        assert.equal("1", encode(1.0))
+        assert.equal("-0", encode(-0.0))
+      end
+    end)
+
+    it("writes the shortest text that reads back as the same double", function()
+      assert.equal("0.1", encode(0.1))
+      assert.equal("2.5", encode(2.5))
+      assert.equal("-1.5e-10", encode(-1.5e-10))
+      assert.equal("0.30000000000000004", encode(0.1 + 0.2))
+      for _, x in ipairs({ 1 / 3, 2 / 3, math.pi, 5e-324, 2.2250738585072014e-308,
+                           1.7976931348623157e308, -1e-7, 123456.789, 2 ^ 53 + 0.0, 1e21 }) do
+        assert.equal(x, tonumber(encode(x)))
+      end
+    end)
+
+    it("refuses NaN and the infinities", function()
+      fails(0 / 0, "NaN")
+      fails(1 / 0, "infinity")
+      fails(-1 / 0, "infinity")
+      fails(arr({ 1, 0 / 0 }), "NaN")
+    end)
+  end)
+
+  describe("strings", function()
+    it("escapes quotes, backslashes and every control character", function()
+      assert.equal([["a\"b\\c/d"]], encode('a"b\\c/d'))
+      assert.equal([["\b\f\n\r\t"]], encode("\b\f\n\r\t"))
+      assert.equal([["\u0000\u0001\u001f"]], encode("\0\1\31"))
+      local short = { [8] = "\\b", [9] = "\\t", [10] = "\\n", [12] = "\\f", [13] = "\\r" }
+      for c = 0, 31 do
+        local text = encode(string.char(c))
+        assert.equal('"' .. (short[c] or ("\\u%04x"):format(c)) .. '"', text)
+        assert.equal(string.char(c), decode(text))
+      end
+      assert.equal('"\127"', encode("\127"))
+    end)
+
+    it("passes valid UTF-8 through unchanged", function()
+      assert.equal('"é€😀"', encode("é€😀"))
+      local max = "\244\143\191\191"              -- U+10FFFF
+      local around = "\238\128\128\237\159\191"    -- U+E000 U+D7FF, next to the surrogates
+      assert.equal('"' .. max .. '"', encode(max))
+      assert.equal('"' .. around .. '"', encode(around))
+    end)
+
+    it("refuses invalid UTF-8 instead of writing invalid JSON", function()
+      for _, bad in ipairs({
+        "\128", "\191", "a\255b", "\192\128", "\193\191", "\224\128\128", "\224\159\191",
+        "\237\160\128", "\237\191\191", "\240\128\128\128", "\244\144\128\128", "\245\128\128\128",
+        "\195", "\226\130", "\240\159\152", "\195\40", "\226\40\161",
+      }) do
+        fails(bad, "UTF-8")
+        fails({ [bad] = 1 }, "UTF-8") -- in keys too
+      end
+    end)
+  end)
+
+  describe("tables", function()
+    it("sorts object keys bytewise", function()
+      assert.equal('{"B":1,"a":2,"aa":3,"b":4,"é":5}', encode({ b = 4, aa = 3, a = 2, ["é"] = 5, B = 1 }))
+      assert.equal('{"":0,"a\\n":1}', encode({ ["a\n"] = 1, [""] = 0 }))
+    end)
+
+    it("gives the same text whatever order the keys were inserted in", function()
+      local a, b = {}, {}
+      for i = 1, 200 do a["k" .. i] = i end
+      for i = 200, 1, -1 do b["k" .. i] = i end
+      assert.equal(encode(a), encode(b))
+    end)
+
+    it("tells empty arrays from empty objects by array_mt", function()
+      assert.equal("[]", encode(arr()))
+      assert.equal("{}", encode({}))
+      assert.equal('{"a":[],"o":{}}', encode({ a = arr(), o = {} }))
+    end)
+
+    it("writes sequences as arrays, with or without array_mt", function()
+      assert.equal("[1,2,3]", encode({ 1, 2, 3 }))
+      assert.equal('[1,"x",null,[]]', encode(arr({ 1, "x", null, arr() })))
+    end)
+
+    it("refuses tables with no faithful JSON form", function()
+      fails({ 1, 2, x = 3 }, "mixes")
+      fails({ [1] = 1, [3] = 3 }, "sparse")
+      fails({ [0] = "zero" }, "key")
+      fails({ [1.5] = 1 }, "key")
+      fails({ [true] = 1 }, "key")
+      fails({ [{}] = 1 }, "key")
+      fails(arr({ x = 1 }), "array_mt")
+    end)
+
+    it("ignores metamethods and reads the raw table", function()
+      local proxy = setmetatable({ a = 1 }, { __index = function() return "nope" end,
+                                             __pairs = function() error("called __pairs") end })
+      assert.equal('{"a":1}', encode(proxy))
+    end)
+
+    it("encodes a table referenced twice (not a cycle) twice", function()
+      local shared = { x = 1 }
+      assert.equal('{"a":{"x":1},"b":{"x":1}}', encode({ a = shared, b = shared }))
+      assert.equal('[{"x":1},{"x":1}]', encode({ shared, shared }))
+    end)
+
+    it("refuses cycles instead of looping or crashing", function()
+      local t = {}
+      t.self = t
+      fails(t, "cycle")
+      local a, b = {}, arr()
+      a.list = b
+      b[1] = a
+      fails(a, "cycle")
+      fails(arr({ arr({ b }) }), "cycle")
+    end)
+
+    it("limits nesting depth (default 1000) without crashing", function()
+      local function nest(n)
+        local root = arr()
+        local cur = root
+        for _ = 2, n do
+          local nxt = arr()
+          cur[1] = nxt
+          cur = nxt
+        end
+        return root
+      end
+      assert.equal(string.rep("[", 1000) .. string.rep("]", 1000), encode(nest(1000)))
+      fails(nest(1001), "max_depth")
+      fails(nest(100000), "max_depth")
+      assert.equal("[[]]", encode(nest(2), { max_depth = 2 }))
+      fails(nest(3), "max_depth", { max_depth = 2 })
+      assert.equal("1", encode(1, { max_depth = 1 }))
+    end)
+  end)
+
+  describe("values JSON cannot hold", function()
+    it("returns nil and a message for functions, userdata, threads and nil", function()
+      fails(print, "function")
+      fails(io.stdout, "userdata")
+      fails(coroutine.create(function() end), "thread")
+      fails(nil, "leadconduit.null")
+      fails({ f = print }, "function")
+    end)
+
+    it("raises when called without a value or with bad options", function()
+      assert.has_error(function() encode() end)
+      assert.has_error(function() encode(1, "pretty") end)
+      assert.has_error(function() encode(1, { indent = -1 }) end)
+      assert.has_error(function() encode(1, { indent = 2.5 }) end)
+      assert.has_error(function() encode(1, { indent = "2" }) end)
+      assert.has_error(function() encode(1, { max_depth = 0 }) end)
+      assert.has_error(function() encode(1, { max_depth = 1e9 }) end)
+    end)
+  end)
+
+  describe("indent", function()
+    it("pretty-prints with the given number of spaces", function()
+      local t = { b = arr({ 1, { c = null } }), a = arr(), d = {} }
+      assert.equal(table.concat({
+        "{",
+        '  "a": [],',
+        '  "b": [',
+        "    1,",
+        "    {",
+        '      "c": null',
+        "    }",
+        "  ],",
+        '  "d": {}',
+        "}",
+      }, "\n"), encode(t, { indent = 2 }))
+      assert.equal('[\n    1\n]', encode(arr({ 1 }), { indent = 4 }))
+      assert.equal('{"x":1}', encode({ x = 1 }, { indent = 0 }))
+    end)
+  end)
+
+  describe("round trips through decode", function()
+    it("gives back an account answer unchanged", function()
+      round_trip({
+        success = true,
+        account = {
+          id = "5fd4371e940df5a34a3888b2", name = "Acme, Inc. — Zürich 😀", data_retention_in_days = 123,
+          ratio = 0.25, data_truncated_at = null, pricing_components = arr({ {} }),
+          pending_sellers = arr({ { id = "x", expired = false, invitation_expires_at = null } }),
+          connected_buyers = arr(), features = { firehose = true, seller_access = false },
+          note = "tab\tquote\"nl\nnul\0",
+        },
+      })
+    end)
+
+    it("gives back every valid file of the JSONTestSuite unchanged", function()
+      local shared = os.getenv("LEADCONDUIT_SHARED")
+      local dir = shared and (shared .. "/conformance/JSONTestSuite")
+      local listing = dir and io.popen('ls "' .. dir .. '" 2>/dev/null')
+      local names = {}
+      if listing then
+        for name in listing:lines() do
+          if name:match("^y_.*%.json$") then names[#names + 1] = name end
+        end
+        listing:close()
+      end
+      if #names == 0 then
+        pending("LEADCONDUIT_SHARED/conformance/JSONTestSuite is not available")
+        return
+      end
+      for _, name in ipairs(names) do
+        local f = assert(io.open(dir .. "/" .. name, "rb"))
+        local text = f:read("*a")
+        f:close()
+        local value, err = decode(text)
+        assert(value ~= nil, name .. ": " .. tostring(err))
+        local again = encode(value)
+        assert(again, name)
+        local back = decode(again)
+        local ok, why = same_value(value, back)
+        assert(ok, name .. ": " .. tostring(why))
+        assert.equal(again, encode(back), name) -- encoding is deterministic
+      end
+    end)
+  end)
+end)
