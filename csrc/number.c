@@ -1,0 +1,119 @@
+/* number.c — decimal significand and exponent to a correctly rounded double.
+ *
+ * Owns the arithmetic only (decode.c checks the grammar). Three tiers: Clinger's
+ * exact double fast path, an exact 128-bit integer path for up to 19 digits and
+ * |exponent| <= 27 (covers nearly every real-world number), then glibc's correctly
+ * rounded strtod_l in the "C" locale, so a user's setlocale cannot change '.'. */
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "number.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+/* Exact powers of ten representable as doubles (10^22 is the last one). */
+static const double pow10_exact[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* 5^k for k <= 27: the largest power of five below 2^63. */
+static const uint64_t pow5[28] = {
+    1ULL, 5ULL, 25ULL, 125ULL,
+    625ULL, 3125ULL, 15625ULL, 78125ULL,
+    390625ULL, 1953125ULL, 9765625ULL, 48828125ULL,
+    244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL,
+    152587890625ULL, 762939453125ULL, 3814697265625ULL, 19073486328125ULL,
+    95367431640625ULL, 476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL,
+    59604644775390625ULL, 298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL,
+};
+
+static int bit_length(u128 m)
+{
+    uint64_t hi = (uint64_t)(m >> 64), lo = (uint64_t)m;
+
+    if (hi != 0)
+        return 128 - __builtin_clzll(hi);
+    return lo != 0 ? 64 - __builtin_clzll(lo) : 0;
+}
+
+/* m * 2^e2 rounded to nearest-even, where `sticky` says whether nonzero bits
+ * were already cut off below m. The callers keep the result a normal double. */
+static double round_u128(u128 m, int sticky, int e2)
+{
+    int bits = bit_length(m), shift;
+    uint64_t mant;
+    u128 rem, half;
+
+    if (bits <= 53)
+        return ldexp((double)(uint64_t)m, e2); /* exact (sticky is 0 here) */
+    shift = bits - 53;
+    mant = (uint64_t)(m >> shift);
+    rem = m & (((u128)1 << shift) - 1);
+    half = (u128)1 << (shift - 1);
+    if (rem > half || (rem == half && (sticky || (mant & 1)))) {
+        mant++;
+        if (mant == (uint64_t)1 << 53) {
+            mant >>= 1;
+            shift++;
+        }
+    }
+    return ldexp((double)mant, e2 + shift);
+}
+
+int lc_number_fast(uint64_t w, int q, double *out)
+{
+    if (w == 0) {
+        *out = 0.0;
+        return 1;
+    }
+    /* Clinger: both operands exact, so one IEEE operation rounds correctly. */
+    if (w <= (uint64_t)1 << 53 && q >= -22 && q <= 22) {
+        double d = (double)w;
+
+        *out = q < 0 ? d / pow10_exact[-q] : d * pow10_exact[q];
+        return 1;
+    }
+    if (q >= 0 && q <= 27) {
+        /* w * 10^q = (w * 5^q) * 2^q, and w * 5^q < 2^127 is exact. */
+        *out = round_u128((u128)w * pow5[q], 0, q);
+        return 1;
+    }
+    if (q < 0 && q >= -27) {
+        /* w / 10^k = ((w << s) / 5^k) * 2^(-s-k); with w << s just below 2^127
+         * the quotient keeps >= 64 bits, and the remainder is the sticky bit. */
+        int k = -q, s = 127 - bit_length(w);
+        u128 n = (u128)w << s;
+        uint64_t d = pow5[k];
+
+        *out = round_u128(n / d, n % d != 0, -s - k);
+        return 1;
+    }
+    return 0;
+}
+
+double lc_number_strtod(const char *text, int *ok)
+{
+    static locale_t c_locale;
+    locale_t loc = __atomic_load_n(&c_locale, __ATOMIC_ACQUIRE);
+
+    if (loc == (locale_t)0) {
+        locale_t fresh = newlocale(LC_ALL_MASK, "C", (locale_t)0), expected = (locale_t)0;
+
+        if (fresh == (locale_t)0) {
+            *ok = 0;
+            return 0.0;
+        }
+        /* Another thread may have won the race: keep its locale, free ours. */
+        if (__atomic_compare_exchange_n(&c_locale, &expected, fresh, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            loc = fresh;
+        else {
+            freelocale(fresh);
+            loc = expected;
+        }
+    }
+    *ok = 1;
+    return strtod_l(text, NULL, loc);
+}
