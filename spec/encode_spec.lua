@@ -38,7 +38,7 @@ local function round_trip(v)
   local back, derr = decode(text)
   assert.is_not_nil(back, derr)
   local ok, why = same_value(v, back)
-  assert(ok, ("round trip of %s differs at %s"):format(text, why))
+  assert(ok, ("round trip of %s differs at %s"):format(text, tostring(why)))
   return text
 end
 
