@@ -1,0 +1,375 @@
+-- handler.lua — the mock LeadConduit API, run inside nginx (content_by_lua) by mock/nginx.conf.
+--
+-- Checks what the real endpoint checks (path, POST, Basic auth "API:<key>"), then answers
+-- with the scenario named by the URL's path prefix. The scenario list is in mock_server.lua.
+
+local cjson = require "cjson.safe"
+local config = require "mock_config"
+
+-- The handler sets ngx.status and ngx.header fields, which luacheck's read-only ngx forbids.
+-- luacheck: globals ngx
+
+local M = {}
+
+local counts -- ngx.shared.mock_counts: per-token counters, see count()
+
+local AUTH_FAILED = '{"error":"authentication failed"}'
+
+function M.init()
+  -- Nothing to prepare yet; kept so the config has one place to grow.
+  return true
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+-- Status and headers of a JSON answer whose body the caller writes (length nil: chunked).
+local function start(status, length)
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  ngx.header["Content-Length"] = length
+end
+
+local function send(status, body, content_type, headers)
+  ngx.status = status
+  ngx.header["Content-Type"] = content_type or "application/json"
+  for name, value in pairs(headers or {}) do
+    ngx.header[name] = value
+  end
+  if body and body ~= "" then
+    ngx.header["Content-Length"] = #body
+    ngx.print(body)
+  else
+    ngx.header["Content-Length"] = 0
+  end
+  return ngx.exit(status)
+end
+
+local function json_error(status, text, headers)
+  return send(status, cjson.encode({ error = text }), "application/json", headers)
+end
+
+-- The fixture's text; "@API_KEY@" stands for the test key, which the real API returns in
+-- account.api_key.
+local function fixture(name)
+  if not name:match("^[%w_-]+$") then return nil end
+  local text = read_file(config.fixtures_dir .. "/" .. name .. ".json")
+  if not text then return nil end
+  return (text:gsub("@API_KEY@", function() return config.api_key end))
+end
+
+local function serve_fixture(name, status)
+  local body = fixture(name or "reference")
+  if not body then
+    return json_error(400, "mock: no fixture named " .. tostring(name))
+  end
+  return send(status or 200, body)
+end
+
+local function incr(token, what, by)
+  if token then
+    counts:incr(token .. ":" .. what, by or 1, 0)
+  end
+end
+
+-- Counters of a token: requests, authorized (carried an Authorization header), connections
+-- (distinct TCP connections), bytes_sent (body bytes the streaming scenarios wrote).
+local function count(token)
+  local function get(what) return counts:get(token .. ":" .. what) or 0 end
+  return {
+    requests = get("requests"),
+    authorized = get("authorized"),
+    connections = get("connections"),
+    bytes_sent = get("bytes_sent"),
+  }
+end
+
+local function note_request(token)
+  if not token then return end
+  incr(token, "requests")
+  if ngx.var.http_authorization then incr(token, "authorized") end
+  if counts:add(token .. ":conn:" .. ngx.var.connection, true) then
+    incr(token, "connections")
+  end
+end
+
+local function authorized()
+  local header = ngx.var.http_authorization
+  if not header then return false end
+  local encoded = header:match("^Basic ([A-Za-z0-9+/=]+)$")
+  local decoded = encoded and ngx.decode_base64(encoded)
+  return decoded == "API:" .. config.api_key
+end
+
+-- Streams `total` bytes of a JSON body whose middle is a long string, in 64 KiB writes, and
+-- stops as soon as the client has gone (the client's cap must stop the transfer).
+local function stream_json(total, token)
+  local head, tail = '{"success":true,"account":{"id":"5fd4371e940df5a34a3888b2","name":"', '"}}'
+  local chunk = string.rep("a", 65536)
+  local filler = total - #head - #tail
+  local ok = ngx.print(head)
+  local sent = #head
+  while ok and filler > 0 do
+    local n = filler < #chunk and filler or #chunk
+    ok = ngx.print(n == #chunk and chunk or chunk:sub(1, n))
+    if ok then ok = ngx.flush(true) end
+    if ok then
+      filler = filler - n
+      sent = sent + n
+      incr(token, "bytes_sent", n)
+    end
+  end
+  if ok then ngx.print(tail) end
+  return ngx.exit(ok and ngx.OK or 444)
+end
+
+local function echo()
+  local headers = {}
+  for name, value in pairs(ngx.req.get_headers(100, true)) do
+    headers[name:lower()] = value
+  end
+  local auth = headers.authorization
+  if auth then
+    -- Never echo the credential itself: say whether it is exactly what the API expects.
+    headers.authorization = auth == "Basic " .. ngx.encode_base64("API:" .. config.api_key)
+      and "Basic <API:test key>" or "<other>"
+  end
+  local args = ngx.req.get_uri_args(100)
+  local body = {
+    success = true,
+    account = { id = "000000000000000000000000", name = "echo" },
+    request = {
+      method = ngx.req.get_method(),
+      path = ngx.var.uri,
+      query = ngx.var.args or "",
+      args = args,
+      headers = headers,
+      http_version = ngx.req.http_version(),
+      connection = tonumber(ngx.var.connection),
+      connection_requests = tonumber(ngx.var.connection_requests),
+      scheme = ngx.var.scheme,
+    },
+  }
+  return send(200, cjson.encode(body))
+end
+
+local HTML_PAGE = [[<html>
+<head><title>%d Gateway Error</title></head>
+<body>
+<center><h1>%d Gateway Error</h1></center>
+<hr><center>upstream proxy</center>
+</body>
+</html>
+]]
+
+-- A path segment as a number, or a default.
+local function num(segment, default)
+  return tonumber(segment or "") or default
+end
+
+-- "fail" scenarios: the first `times` requests of the token get the failure, then the fixture.
+local function fail(args, token)
+  local status, times = num(args[1], 503), args[2] or "1"
+  if not token then
+    return json_error(400, "mock: fail/... needs a token (srv:counted)")
+  end
+  local seen = counts:get(token .. ":requests") or 0
+  if times ~= "forever" and seen > num(times, 1) then
+    return serve_fixture("reference")
+  end
+  local headers = {}
+  if args[3] == "retry-after" then
+    headers["Retry-After"] = args[4] or "1"
+  elseif args[3] == "retry-after-date" then
+    headers["Retry-After"] = ngx.http_time(ngx.time() + num(args[4], 1))
+  end
+  return json_error(status, "mock failure " .. status, headers)
+end
+
+local scenarios = {}
+
+scenarios[""] = function() return serve_fixture("reference") end
+scenarios.fixture = function(args) return serve_fixture(args[1]) end
+scenarios.echo = echo
+scenarios.fail = fail
+
+scenarios.status = function(args)
+  local status = num(args[1], 500)
+  if status == 401 then return send(401, AUTH_FAILED) end
+  if status == 403 then return json_error(403, "forbidden: account is disabled") end
+  if status == 404 then return json_error(404, "not found") end
+  return json_error(status, "mock status " .. status)
+end
+
+scenarios.html = function(args)
+  local status = num(args[1], 502)
+  return send(status, HTML_PAGE:format(status, status), "text/html")
+end
+
+-- The API key, in the clear and as the Basic credential, inside an error text.
+scenarios.leak = function(args)
+  local status = num(args[1], 403)
+  local text = "key " .. config.api_key .. " rejected (Basic " ..
+    ngx.encode_base64("API:" .. config.api_key) .. ")"
+  if status >= 200 and status < 300 then
+    return send(status, cjson.encode({ success = false, error = text }))
+  end
+  return json_error(status, text)
+end
+
+scenarios["invalid-json"] = function()
+  return send(200, '{"success": true, "account": {"id": nope}}')
+end
+scenarios["truncated-json"] = function()
+  local body = fixture("reference")
+  return send(200, body:sub(1, math.floor(#body / 2)))
+end
+scenarios["empty-body"] = function() return send(200, "") end
+scenarios["html-200"] = function()
+  return send(200, "<html><body>Welcome</body></html>\n", "text/html")
+end
+scenarios["success-false"] = function()
+  return send(200, '{"success":false,"error":"account is suspended"}')
+end
+scenarios["no-account"] = function() return send(200, '{"success":true}') end
+scenarios["account-not-table"] = function()
+  return send(200, '{"success":true,"account":"Acme, Inc."}')
+end
+scenarios["account-array"] = function() return send(200, '{"success":true,"account":[]}') end
+scenarios["account-null"] = function() return send(200, '{"success":true,"account":null}') end
+scenarios["not-object"] = function() return send(200, '[{"success":true}]') end
+
+-- Headers announce more than is sent, then the connection closes.
+scenarios["short-body"] = function()
+  local body = fixture("reference")
+  start(200, #body)
+  ngx.print(body:sub(1, 100))
+  ngx.flush(true)
+  return ngx.exit(ngx.ERROR)
+end
+
+-- slow/<ms>[/<fixture>]: answers after ms milliseconds.
+scenarios.slow = function(args)
+  ngx.sleep(num(args[1], 1000) / 1000)
+  return serve_fixture(args[2] or "reference")
+end
+
+-- Never answers (the handler ends when the client gives up).
+scenarios.hang = function()
+  ngx.sleep(3600)
+  return ngx.exit(444)
+end
+
+-- stall/<ms>: status, headers and part of the body, then nothing for ms milliseconds (default
+-- an hour), then the rest.
+scenarios.stall = function(args)
+  local body = fixture("reference")
+  start(200, #body)
+  ngx.print(body:sub(1, 100))
+  ngx.flush(true)
+  ngx.sleep(num(args[1], 3600000) / 1000)
+  ngx.print(body:sub(101))
+  return ngx.exit(ngx.OK)
+end
+
+-- The reference fixture gzip-compressed, only to a client that asked for gzip (the client
+-- that did not gets an api error naming the problem).
+scenarios.gzip = function()
+  local accept = ngx.var.http_accept_encoding or ""
+  if not accept:lower():find("gzip", 1, true) then
+    return send(200, '{"success":false,"error":"mock: the client did not send Accept-Encoding: gzip"}')
+  end
+  local body = read_file(config.prefix .. "/reference.json.gz")
+  return send(200, body, "application/json", { ["Content-Encoding"] = "gzip", Vary = "Accept-Encoding" })
+end
+
+-- A few KiB on the wire, config.huge_gzip_bytes once decompressed; sent whatever was asked.
+scenarios["huge-gzip"] = function()
+  local body = read_file(config.prefix .. "/huge.json.gz")
+  return send(200, body, "application/json", { ["Content-Encoding"] = "gzip" })
+end
+
+-- huge-chunked/<bytes>: a chunked body of that size (default 16 MiB), streamed.
+scenarios["huge-chunked"] = function(args, token)
+  start(200, nil)
+  return stream_json(num(args[1], 16777216), token)
+end
+
+-- huge-length/<bytes>: Content-Length announces the size up front, then the body streams.
+scenarios["huge-length"] = function(args, token)
+  local total = num(args[1], 16777216)
+  start(200, total)
+  return stream_json(total, token)
+end
+
+-- redirect[/<status>]: to the same path on another origin (other port, host localhost),
+-- whose listener counts requests and Authorization headers under the same token.
+scenarios.redirect = function(args)
+  local status = num(args[1], 302)
+  local location = ("https://localhost:%d%s"):format(config.ports.redirect, ngx.var.request_uri)
+  return send(status, '{"error":"moved"}', "application/json", { Location = location })
+end
+
+-- Closes the connection without any response.
+scenarios.close = function() return ngx.exit(444) end
+-- Resets the connection after the request arrived (nginx.conf: reset_timedout_connection).
+scenarios.reset = function() return ngx.exit(444) end
+
+local function control(uri)
+  local token = uri:match("^/_count/([%w_-]+)$")
+  if token then
+    return send(200, cjson.encode(count(token)))
+  end
+  return json_error(404, "mock: unknown control path")
+end
+
+-- listener: "main" (the API) or "redirect_target" (the other origin of the redirect scenario).
+function M.serve(listener)
+  counts = counts or ngx.shared.mock_counts
+  local uri = ngx.var.uri
+  if uri:sub(1, 2) == "/_" then return control(uri) end
+
+  local segments = {}
+  for segment in uri:gmatch("[^/]+") do segments[#segments + 1] = segment end
+  local token
+  if segments[1] == "t" and segments[2] then
+    token = segments[2]
+    table.remove(segments, 1)
+    table.remove(segments, 1)
+  end
+  note_request(token)
+
+  if listener == "redirect_target" then
+    -- Answer as the API would, so that a client that followed the redirect gets a success.
+    return serve_fixture("reference")
+  end
+
+  if segments[#segments] ~= "account_sso_sync" then
+    return json_error(404, "not found")
+  end
+  table.remove(segments)
+  if ngx.req.get_method() ~= "POST" then
+    return json_error(405, "method not allowed", { Allow = "POST" })
+  end
+  if not authorized() then
+    return send(401, AUTH_FAILED)
+  end
+  local sso = ngx.var.arg_sso_account_id
+  if sso and not sso:match("^" .. ("%x"):rep(24) .. "$") then
+    return json_error(400, "invalid sso_account_id")
+  end
+
+  local name = table.remove(segments, 1) or ""
+  local scenario = scenarios[name]
+  if not scenario then
+    return json_error(400, "mock: unknown scenario " .. name)
+  end
+  return scenario(segments, token)
+end
+
+return M
