@@ -1,0 +1,416 @@
+-- Specs for leadconduit.decode (csrc/decode.c, csrc/number.c): JSON text to Lua values.
+local leadconduit = require "leadconduit"
+local decode = leadconduit.decode
+
+-- Lua 5.3+ has integers; 5.1 and LuaJIT only doubles.
+local has_integers = math.type ~= nil
+
+local function is_negative_zero(x)
+  return x == 0 and 1 / x < 0
+end
+
+local function number_kind(x)
+  return has_integers and math.type(x) or "float"
+end
+
+local function decode_error(text, opts)
+  local value, err = decode(text, opts)
+  assert.is_nil(value, "expected an error for " .. string.format("%q", text))
+  assert.is_string(err)
+  return err
+end
+
+describe("decode", function()
+  describe("values", function()
+    it("turns objects into tables and arrays into sequences carrying array_mt", function()
+      local v = decode('{"a": [1, 2, 3], "b": {"c": "d"}, "e": []}')
+      assert.are.same({ 1, 2, 3 }, v.a)
+      assert.are.equal(leadconduit.array_mt, getmetatable(v.a))
+      assert.are.equal(leadconduit.array_mt, getmetatable(v.e))
+      assert.is_nil(getmetatable(v))
+      assert.is_nil(getmetatable(v.b))
+      assert.are.equal("d", v.b.c)
+      assert.are.equal(0, #v.e)
+    end)
+
+    it("tells an empty array from an empty object", function()
+      assert.are.equal(leadconduit.array_mt, getmetatable(decode("[]")))
+      assert.is_nil(getmetatable(decode("{}")))
+    end)
+
+    it("decodes null as leadconduit.null and keeps it in arrays and objects", function()
+      assert.are.equal(leadconduit.null, decode("null"))
+      assert.are.equal("userdata", type(leadconduit.null))
+      local v = decode('[null, 1, null]')
+      assert.are.equal(3, #v)
+      assert.are.equal(leadconduit.null, v[1])
+      assert.are.equal(leadconduit.null, v[3])
+      assert.are.equal(leadconduit.null, decode('{"k": null}').k)
+    end)
+
+    it("uses the same null as lua-cjson", function()
+      local ok, cjson = pcall(require, "cjson")
+      if not ok then
+        pending("lua-cjson is not installed for this interpreter")
+        return
+      end
+      assert.are.equal(cjson.null, decode("null"))
+    end)
+
+    it("decodes true and false as booleans", function()
+      assert.are.same({ true, false }, decode("[true,false]"))
+    end)
+
+    it("accepts any scalar as the whole text, with surrounding whitespace", function()
+      assert.are.equal("x", decode(' \t\r\n"x"\n '))
+      assert.are.equal(12, decode(" 12 "))
+      assert.are.equal(true, decode("true"))
+    end)
+
+    it("keeps the last value of a duplicated key", function()
+      assert.are.equal(2, decode('{"a":1,"a":2}').a)
+    end)
+
+    it("keeps large arrays and objects complete and in order", function()
+      local parts, pairs_ = {}, {}
+      for i = 1, 200000 do
+        parts[i] = tostring(i)
+      end
+      for i = 1, 70000 do
+        pairs_[i] = string.format('"k%d":%d', i, i)
+      end
+      local arr = decode("[" .. table.concat(parts, ",") .. "]")
+      assert.are.equal(200000, #arr)
+      for i = 1, 200000 do
+        if arr[i] ~= i then
+          assert.are.equal(i, arr[i])
+        end
+      end
+      local obj = decode("{" .. table.concat(pairs_, ",") .. "}")
+      local n = 0
+      for k, v in pairs(obj) do
+        n = n + 1
+        assert.are.equal("k" .. v, k)
+      end
+      assert.are.equal(70000, n)
+    end)
+
+    it("keeps every item of wide containers nested inside wide containers", function()
+      local rows = {}
+      for r = 1, 300 do
+        local cells = {}
+        for c = 1, 300 do
+          cells[c] = string.format('{"r":%d,"c":%d}', r, c)
+        end
+        rows[r] = "[" .. table.concat(cells, ",") .. "]"
+      end
+      local v = decode("[" .. table.concat(rows, ",") .. "]")
+      assert.are.equal(300, #v)
+      for r = 1, 300 do
+        assert.are.equal(300, #v[r])
+        assert.are.same({ r = r, c = 300 }, v[r][300])
+        assert.are.same({ r = r, c = 1 }, v[r][1])
+      end
+    end)
+  end)
+
+  describe("numbers", function()
+    it("decodes integer literals as integers", function()
+      assert.are.equal(42, decode("42"))
+      assert.are.equal("integer", has_integers and math.type(decode("42")) or "integer")
+      assert.are.equal(-7, decode("-7"))
+      assert.are.equal(0, decode("0"))
+    end)
+
+    it("keeps the integer range exact (Lua 5.3+), or rounds it to doubles (5.1, LuaJIT)", function()
+      if not has_integers then
+        assert.are.equal(2 ^ 63, decode("9223372036854775807"))
+        assert.are.equal(-2 ^ 63, decode("-9223372036854775808"))
+        assert.are.equal(2 ^ 53, decode("9007199254740993"))
+        return
+      end
+      assert.are.equal(math.maxinteger, decode("9223372036854775807"))
+      assert.are.equal(math.mininteger, decode("-9223372036854775808"))
+      assert.are.equal("integer", math.type(decode("-9223372036854775808")))
+      assert.are.equal(9007199254740993, decode("9007199254740993"))
+    end)
+
+    it("turns integers beyond lua_Integer into correctly rounded floats, never clamped", function()
+      local v = decode("9223372036854775808")
+      assert.are.equal("float", number_kind(v))
+      assert.are.equal(2 ^ 63, v)
+      assert.are.equal(-2 ^ 63 - 2048, decode("-9223372036854777856"))
+      assert.are.equal(1e19, decode("10000000000000000999"))
+      assert.are.equal(1e30, decode("1000000000000000000000000000000"))
+    end)
+
+    it("decodes fractions and exponents as floats", function()
+      assert.are.equal("float", number_kind(decode("1.0")))
+      assert.are.equal(1.0, decode("1.0"))
+      assert.are.equal("float", number_kind(decode("1e6")))
+      assert.are.equal(1e6, decode("1E6"))
+      assert.are.equal(1500, decode("1.5e3"))
+      assert.are.equal(0.015, decode("1.5E-2"))
+      assert.are.equal(150, decode("1.5e+2"))
+      assert.are.equal(-0.5, decode("-0.5"))
+    end)
+
+    it("keeps the sign of -0 as -0.0", function()
+      assert.is_true(is_negative_zero(decode("-0")))
+      assert.is_true(is_negative_zero(decode("-0.0")))
+      assert.is_true(is_negative_zero(decode("-0e5")))
+      assert.are.equal("float", number_kind(decode("-0")))
+      assert.is_false(is_negative_zero(decode("0")))
+    end)
+
+    it("rounds decimal literals correctly (same double as the C library)", function()
+      local cases = {
+        "0.1", "0.3", "1e23", "8.98846567431158e307", "2.2250738585072011e-308",
+        "4.9e-324", "2.4703282292062327e-324", "1.7976931348623157e308",
+        "9007199254740993.0", "9007199254740995e0", "-65.613616999999977",
+        "1.00000000000000011102230246251565404236316680908203125",
+        "1.000000000000000005", "123456789012345678901234567890e-20",
+        "0.000000000000000000000000000001234567890123456789",
+      }
+      for _, s in ipairs(cases) do
+        assert.are.equal(tonumber(s), decode(s), s)
+      end
+    end)
+
+    it("rounds random decimal literals exactly like tonumber", function()
+      local seed = 12345
+      local function rand(n) -- a small LCG: same cases on every interpreter
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n
+      end
+      local function digits(n)
+        local t = {}
+        for i = 1, n do
+          t[i] = tostring(rand(10))
+        end
+        return table.concat(t)
+      end
+      for _ = 1, 20000 do
+        local s = tostring(rand(9) + 1) .. digits(rand(18)) .. "." .. digits(rand(20) + 1)
+        if rand(2) == 1 then
+          s = s .. "e" .. tostring(rand(80) - 40)
+        end
+        if tonumber(s) ~= decode(s) then
+          assert.are.equal(tonumber(s), decode(s), s)
+        end
+      end
+    end)
+
+    it("decodes a literal too large for a double as math.huge, and a tiny one as 0", function()
+      assert.are.equal(math.huge, decode("1e400"))
+      assert.are.equal(-math.huge, decode("-1e400"))
+      assert.are.equal(math.huge, decode("123123e100000"))
+      assert.are.equal(0, decode("1e-400"))
+      assert.is_true(is_negative_zero(decode("-1e-400")))
+      assert.are.equal(0, decode("0e99999999999999999999"))
+    end)
+
+    it("does not depend on the process locale", function()
+      local old = os.setlocale(nil, "numeric")
+      local changed = os.setlocale("de_DE.UTF-8", "numeric") or os.setlocale("fr_FR.UTF-8", "numeric")
+      local ok, v = pcall(decode, "[1.5, 1.000000000000000005, 3.14159265358979323846264]")
+      os.setlocale(old, "numeric")
+      assert.is_true(ok)
+      assert.are.same({ 1.5, 1.0, 3.141592653589793 }, v)
+      -- Without a comma-decimal locale installed this checks the C locale only.
+      assert.is_true(changed == nil or type(changed) == "string")
+    end)
+  end)
+
+  describe("strings", function()
+    it("decodes the simple escapes", function()
+      assert.are.equal('"\\/\b\f\n\r\t', decode([["\"\\\/\b\f\n\r\t"]]))
+    end)
+
+    it("decodes \\u escapes to UTF-8", function()
+      assert.are.equal("A", decode([["\u0041"]]))
+      assert.are.equal("\195\169", decode([["\u00e9"]]))
+      assert.are.equal("\226\130\172", decode([["\u20AC"]]))
+      assert.are.equal("\239\191\191", decode([["\uFFFF"]]))
+    end)
+
+    it("joins surrogate pairs into one 4-byte UTF-8 character", function()
+      assert.are.equal("\240\159\152\128", decode([["\uD83D\uDE00"]]))
+      assert.are.equal("\244\143\191\191", decode([["\uDBFF\uDFFF"]]))
+    end)
+
+    it("keeps an escaped NUL inside the string", function()
+      assert.are.equal("A\0B", decode([["A\u0000B"]]))
+    end)
+
+    it("passes valid UTF-8 through unchanged", function()
+      local s = "caf\195\169 \230\151\165\230\156\172 \240\159\152\128"
+      assert.are.equal(s, decode('"' .. s .. '"'))
+      assert.are.equal(s .. "\n", decode('"' .. s .. '\\n"'))
+    end)
+
+    it("decodes long strings with escapes far from the start", function()
+      local s = string.rep("abcdefgh", 1000)
+      assert.are.equal(s .. "\n" .. s, decode('"' .. s .. "\\n" .. s .. '"'))
+    end)
+
+    it("decodes object keys like other strings", function()
+      assert.are.equal(1, decode([[{"\u00e9t\u00e9": 1}]])["\195\169t\195\169"])
+    end)
+  end)
+
+  describe("errors", function()
+    it("returns nil and a message with byte, line and column", function()
+      local v, err = decode('{"a": 1,\n  "b": tru}')
+      assert.is_nil(v)
+      assert.are.equal("leadconduit.decode: invalid literal at byte 17 (line 2, column 8)", err)
+    end)
+
+    it("reports the end of the text for truncated input", function()
+      assert.are.equal("leadconduit.decode: unexpected end of input at byte 9 (line 1, column 9)",
+        decode_error('{"a": [1'))
+      assert.are.equal("leadconduit.decode: unexpected end of input at byte 1 (line 1, column 1)",
+        decode_error(""))
+      assert.matches("unterminated string at byte 5 ", decode_error('["ab'))
+    end)
+
+    it("rejects trailing content after the value", function()
+      assert.matches("trailing content after the JSON value at byte 5 %(line 1, column 5%)",
+        decode_error("[1] x"))
+      assert.matches("trailing content", decode_error("1 2"))
+      assert.matches("trailing content", decode_error('{}"'))
+    end)
+
+    it("rejects a NUL byte outside and inside strings", function()
+      assert.matches("unexpected byte 0x00 at byte 2", decode_error("[\0]"))
+      assert.matches("trailing content after the JSON value at byte 4 ", decode_error("[1]\0"))
+      assert.matches("control character in string at byte 3", decode_error('["\0"]'))
+    end)
+
+    it("rejects raw control characters in strings", function()
+      assert.matches("control character in string at byte 2 ", decode_error('"\n"'))
+      assert.matches("control character in string", decode_error('"\31"'))
+      assert.matches("control character in string", decode_error('"a\tb"'))
+    end)
+
+    it("rejects invalid UTF-8, overlong forms and encoded surrogates", function()
+      local bad = {
+        "\128", "\191", "\192\175", "\193\191", "\224\128\175", "\237\160\128", "\237\191\191",
+        "\240\128\128\175", "\244\144\128\128", "\245\128\128\128", "\255", "\195", "\226\130",
+        "\195\40", "\248\136\128\128\128",
+      }
+      for _, seq in ipairs(bad) do
+        local err = decode_error('["ab' .. seq .. '"]')
+        assert.matches("invalid UTF%-8 in string at byte 5 ", err)
+      end
+    end)
+
+    it("rejects lone and inverted surrogates in \\u escapes", function()
+      assert.matches("lone surrogate in \\u escape at byte 2 ", decode_error([["\uD800"]]))
+      assert.matches("lone surrogate", decode_error([["\uDC00"]]))
+      assert.matches("lone surrogate", decode_error([["\uDE00\uD83D"]]))
+      assert.matches("lone surrogate", decode_error([["\uD800\u0041"]]))
+      assert.matches("lone surrogate", decode_error([["\uD800x"]]))
+      assert.matches("invalid \\u escape", decode_error([["\uD800\u12"]]))
+    end)
+
+    it("rejects invalid escapes", function()
+      assert.matches("invalid escape in string at byte 3 ", decode_error([["a\x"]]))
+      assert.matches("invalid \\u escape", decode_error([["\u12G4"]]))
+      assert.matches("invalid \\u escape", decode_error([["\u12"]]))
+      assert.matches("invalid escape", decode_error('"\\\195\169"'))
+    end)
+
+    it("rejects numbers outside the JSON grammar", function()
+      for _, s in ipairs { "01", "-01", "+1", ".5", "1.", "1.e3", "1e", "1e+", "-", "0x10", "1.5e3.2",
+        "Infinity", "-Infinity", "NaN", "- 1", "1_000", "[.5]", "[1.]" } do
+        decode_error(s)
+      end
+      assert.matches("digit expected after '%.' at byte 3 ", decode_error("1.x"))
+    end)
+
+    it("rejects the usual non-JSON conveniences", function()
+      for _, s in ipairs { "[1,]", '{"a":1,}', "{a:1}", "['a']", "[1 2]", '{"a" 1}', "//x\n1", "/*x*/1",
+        "\239\187\191{}", "True", "nul", "[", "{", '{"a"', '{"a":', "]", "}", "[}", "{]" } do
+        decode_error(s)
+      end
+      assert.matches("expected ',' or ']'", decode_error("[1 2]"))
+      assert.matches("expected ':'", decode_error('{"a" 1}'))
+      assert.matches("expected a string key", decode_error("{1:2}"))
+    end)
+
+    it("counts lines and byte columns across multi-byte characters", function()
+      assert.are.equal("leadconduit.decode: unexpected character 'x' at byte 12 (line 3, column 4)",
+        decode_error('[\n"\195\169",\n   x]'))
+      assert.are.equal("leadconduit.decode: unexpected character 'x' at byte 8 (line 1, column 8)",
+        decode_error('["\195\169", x]'))
+    end)
+  end)
+
+  describe("max_depth", function()
+    it("accepts nesting up to the default limit of 1000", function()
+      local v = decode(string.rep("[", 1000) .. string.rep("]", 1000))
+      for _ = 1, 999 do
+        v = v[1]
+      end
+      assert.are.same({}, v)
+    end)
+
+    it("rejects deeper nesting with a clean error", function()
+      assert.matches("nesting deeper than max_depth %(1000%) at byte 1001 ",
+        decode_error(string.rep("[", 1001) .. string.rep("]", 1001)))
+      assert.matches("nesting deeper than max_depth",
+        decode_error(string.rep('{"a":', 1001) .. "1" .. string.rep("}", 1001)))
+    end)
+
+    it("survives a million opening brackets", function()
+      assert.matches("nesting deeper", decode_error(string.rep("[", 1000000)))
+    end)
+
+    it("returns an error, not a crash, when a huge max_depth exceeds the Lua stack", function()
+      local err = decode_error(string.rep("[", 2000000) .. string.rep("]", 2000000), { max_depth = 3000000 })
+      assert.matches("document too large for the Lua stack", err)
+    end)
+
+    it("honours opts.max_depth", function()
+      assert.are.same({ { 1 } }, decode("[[1]]", { max_depth = 2 }))
+      assert.matches("max_depth %(2%)", decode_error("[[[1]]]", { max_depth = 2 }))
+      assert.are.equal(5, decode("5", { max_depth = 0 }))
+      decode_error("[]", { max_depth = 0 })
+    end)
+
+    it("decodes deep documents when a larger limit is asked for", function()
+      -- Lua 5.1 and LuaJIT give a C function at most 8000 stack slots.
+      local depth = _VERSION == "Lua 5.1" and 2000 or 20000
+      local text = string.rep('{"a":[', depth) .. "1" .. string.rep("]}", depth)
+      local v = assert(decode(text, { max_depth = 2 * depth }))
+      for _ = 1, depth do
+        v = v.a[1]
+      end
+      assert.are.equal(1, v)
+    end)
+  end)
+
+  describe("arguments", function()
+    it("raises when the text is not a string", function()
+      assert.has_error(function() decode() end)
+      assert.has_error(function() decode(nil) end)
+      assert.has_error(function() decode(12) end)
+      assert.has_error(function() decode({}) end)
+    end)
+
+    it("raises on bad options", function()
+      assert.has_error(function() decode("1", "x") end)
+      assert.has_error(function() decode("1", { max_depth = -1 }) end)
+      assert.has_error(function() decode("1", { max_depth = 1.5 }) end)
+      assert.has_error(function() decode("1", { max_depth = "10" }) end)
+    end)
+
+    it("leaves the caller's stack usable after many errors", function()
+      for _ = 1, 1000 do
+        decode_error('[1, {"a": "\\uD800"}]')
+      end
+      assert.are.same({ 1 }, decode("[1]"))
+    end)
+  end)
+end)
