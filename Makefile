@@ -64,6 +64,9 @@ install: $(MODULE)
 	install -d $(LIB_DIR) $(SHARE_DIR) $(BIN_DIR)
 	install -m 0755 $(MODULE) $(LIB_DIR)/leadconduit.so
 	install -m 0644 $(LUA_FILES) $(SHARE_DIR)/
+	sed -e '1s|^#!.*|#!$(or $(shell command -v $(LUA_BIN)),/usr/bin/env $(LUA_BIN))|' \
+	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|package.path = [==[$(PREFIX)/share/lua/$(LUA_ABI)/?.lua;]==] .. package.path; package.cpath = [==[$(PREFIX)/lib/lua/$(LUA_ABI)/?.so;]==] .. package.cpath|' \
+	    bin/leadconduit > $(BIN_DIR)/leadconduit && chmod 0755 $(BIN_DIR)/leadconduit
 
 uninstall:
 	rm -f $(LIB_DIR)/leadconduit.so $(BIN_DIR)/leadconduit

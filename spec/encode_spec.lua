@@ -7,30 +7,7 @@ local HAS_INTEGERS = math.type ~= nil
 
 local function arr(t) return setmetatable(t or {}, array_mt) end
 
--- Deep equality that also tells integers from floats, -0.0 from 0.0, arrays from objects.
-local function same_value(a, b, path)
-  path = path or "$"
-  if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
-  if type(a) == "number" then
-    if HAS_INTEGERS and math.type(a) ~= math.type(b) then return false, path .. ": number subtype" end
-    if a ~= b and not (a ~= a and b ~= b) then return false, path .. ": " .. a .. " vs " .. b end
-    if a == 0 and 1 / a ~= 1 / b then return false, path .. ": sign of zero" end
-    return true
-  end
-  if type(a) ~= "table" then
-    if a == b then return true end
-    return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
-  end
-  if getmetatable(a) ~= getmetatable(b) then return false, path .. ": metatable" end
-  for k, v in pairs(a) do
-    local ok, why = same_value(v, b[k], path .. "." .. tostring(k))
-    if not ok then return false, why end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false, path .. "." .. tostring(k) .. ": extra key" end
-  end
-  return true
-end
+local same_value = require "support.same_value"
 
 local function round_trip(v)
   local text, err = encode(v)
