@@ -1,0 +1,252 @@
+-- openresty.lua — the OpenResty test bed for spec/nginx_spec.lua: installs the LuaJIT build
+-- into a temp prefix and runs a real nginx (Debian nginx + libnginx-mod-http-lua) that loads it.
+--
+--   local openresty = require "support.openresty"
+--   local ok, why = openresty.available()        -- nginx, its Lua module, LuaJIT headers, curl
+--   local install = openresty.install()          -- make install LUA_VERSION=jit PREFIX=<tmp>
+--   local bed = openresty.start{ install = install, base_url =, ca_file =, api_key = }
+--   bed:get("/sync", { path = "slow/500" })      --> status, decoded JSON body (or raw text)
+--   bed:get_parallel({ {"/sync", args}, ... })   --> { {status, body, headers, seconds}, ... }, wall s
+--   bed:stop()
+
+local socket = require "socket"
+local cjson = require "cjson"
+
+local openresty = {}
+
+local NGINX = os.getenv("LEADCONDUIT_NGINX") or "/usr/sbin/nginx"
+local LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
+
+local function here()
+  local source = debug.getinfo(1, "S").source:sub(2)
+  local dir = source:match("^(.*)/[^/]*$") or "."
+  if dir:sub(1, 1) ~= "/" then
+    dir = assert(io.popen("pwd")):read("*l") .. "/" .. dir
+  end
+  return dir
+end
+
+local SUPPORT_DIR = here()
+local SPEC_DIR = SUPPORT_DIR:gsub("/support$", "")
+local NGINX_DIR = SPEC_DIR .. "/nginx"
+local PROJECT_DIR = SPEC_DIR:gsub("/spec$", "")
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function run(command)
+  local a, _, code = os.execute(command)
+  if type(a) == "number" then return a == 0 end
+  return a == true and (code == nil or code == 0)
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+local function write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+end
+
+local function tempdir(name)
+  local p = assert(io.popen("mktemp -d /tmp/leadconduit-" .. name .. ".XXXXXXXX"))
+  local dir = p:read("*l")
+  p:close()
+  assert(dir and dir ~= "", "openresty: mktemp failed")
+  return dir
+end
+
+-- true, or nil and what is missing (the spec then stays pending).
+function openresty.available()
+  if not run("test -x " .. quote(NGINX)) then return nil, "no nginx at " .. NGINX end
+  if not run("test -f " .. LUA_MODULE) then
+    return nil, "no " .. LUA_MODULE .. " (libnginx-mod-http-lua)"
+  end
+  if not run("pkg-config --exists luajit") then return nil, "no LuaJIT headers (libluajit2-5.1-dev)" end
+  if not run("command -v curl >/dev/null") then return nil, "no curl command line tool" end
+  return true
+end
+
+-- make install LUA_VERSION=jit PREFIX=<new temp dir>; returns the prefix. The environment of
+-- an enclosing make (make test) is dropped so that its LUA_VERSION does not leak in.
+function openresty.install()
+  local prefix = tempdir("jit")
+  local log = prefix .. "/make.log"
+  local cmd = ("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make install LUA_VERSION=jit"
+    .. " PREFIX=%s >%s 2>&1"):format(quote(PROJECT_DIR), quote(prefix), quote(log))
+  if not run(cmd) then
+    error("openresty: make install LUA_VERSION=jit failed:\n" .. (read_file(log) or ""))
+  end
+  return prefix
+end
+
+-- Removes what openresty.install made.
+function openresty.uninstall(prefix)
+  if prefix and prefix:match("^/tmp/leadconduit%-jit%.") then run("rm -rf " .. quote(prefix)) end
+end
+
+local function free_port()
+  local server = assert(socket.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  server:close()
+  return tonumber(port)
+end
+
+local function listening(port)
+  local c = socket.tcp()
+  c:settimeout(0.2)
+  local ok = c:connect("127.0.0.1", port)
+  c:close()
+  return ok ~= nil
+end
+
+local function alive(pid)
+  return pid ~= nil and run("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local Bed = {}
+Bed.__index = Bed
+
+function Bed:url(path, args)
+  local query = {}
+  for name, value in pairs(args or {}) do
+    query[#query + 1] = urlencode(name) .. "=" .. urlencode(value)
+  end
+  table.sort(query)
+  local url = ("http://127.0.0.1:%d%s"):format(self.port, path)
+  if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
+  return url
+end
+
+local function decode_body(text)
+  local ok, value = pcall(cjson.decode, text)
+  if ok then return value end
+  return text
+end
+
+-- Fetches every {path, args} at once (curl --parallel); returns the { status, body, headers,
+-- seconds } of each, in order, and the wall-clock seconds the whole batch took.
+function Bed:get_parallel(requests)
+  self.batches = self.batches + 1
+  local dir = ("%s/batch%d"):format(self.prefix, self.batches)
+  assert(run("mkdir -p " .. quote(dir)))
+  -- -w: "<index from 0> <seconds from start to the end of the response>" for each request.
+  local parts = { "curl -sS --max-time 60 --parallel --parallel-immediate --parallel-max 100"
+    .. " -w '%{urlnum} %{time_total}\\n'" }
+  for i, r in ipairs(requests) do
+    parts[#parts + 1] = ("-o %s -D %s %s"):format(quote(dir .. "/" .. i .. ".body"),
+      quote(dir .. "/" .. i .. ".head"), quote(self:url(r[1], r[2])))
+  end
+  local started = socket.gettime()
+  local ok = run(table.concat(parts, " ") .. " >" .. quote(dir .. "/times")
+    .. " 2>" .. quote(dir .. "/curl.err"))
+  local seconds = socket.gettime() - started
+  assert(ok, "openresty: curl failed: " .. (read_file(dir .. "/curl.err") or ""))
+  local times = {}
+  for n, t in (read_file(dir .. "/times") or ""):gmatch("(%d+) ([%d.]+)") do
+    times[tonumber(n) + 1] = tonumber(t)
+  end
+  local results = {}
+  for i = 1, #requests do
+    local head = read_file(dir .. "/" .. i .. ".head") or ""
+    local headers = {}
+    for name, value in head:gmatch("\n([%w-]+):%s*([^\r\n]*)") do headers[name:lower()] = value end
+    results[i] = {
+      status = tonumber(head:match("^HTTP/[%d.]+ (%d+)")),
+      body = decode_body(read_file(dir .. "/" .. i .. ".body") or ""),
+      headers = headers,
+      seconds = times[i], -- as curl measured it, queueing in nginx included
+    }
+  end
+  return results, seconds
+end
+
+-- One request: status, body (decoded when JSON), headers.
+function Bed:get(path, args)
+  local results = self:get_parallel({ { path, args } })
+  return results[1].status, results[1].body, results[1].headers
+end
+
+function Bed:error_log_tail(lines)
+  local all = {}
+  for line in (read_file(self.prefix .. "/error.log") or ""):gmatch("[^\n]+") do all[#all + 1] = line end
+  return table.concat(all, "\n", math.max(1, #all - (lines or 30) + 1))
+end
+
+function Bed:stop()
+  if self.stopped then return end
+  self.stopped = true
+  if alive(self.pid) then
+    run("kill -QUIT " .. self.pid .. " 2>/dev/null")
+    for _ = 1, 100 do
+      if not alive(self.pid) then break end
+      socket.sleep(0.05)
+    end
+    if alive(self.pid) then run("kill -KILL " .. self.pid .. " 2>/dev/null") end
+  end
+  if self.prefix:match("^/tmp/leadconduit%-openresty%.") then run("rm -rf " .. quote(self.prefix)) end
+end
+
+-- A shell loop that stops nginx when the Lua process that started it is gone.
+local function watchdog(bed)
+  local stat = read_file("/proc/self/stat")
+  local me = stat and stat:match("^(%d+)")
+  if not me then return end
+  local script = ("while kill -0 %s 2>/dev/null && [ -d %s ]; do sleep 1; done; kill -QUIT %s 2>/dev/null")
+    :format(me, quote(bed.prefix), bed.pid)
+  run("(sh -c " .. quote(script) .. " </dev/null >/dev/null 2>&1 &)")
+end
+
+local function fill(template, values)
+  return (template:gsub("@([%w_]+)@", function(name)
+    return tostring(assert(values[name], "openresty: no value for @" .. name .. "@"))
+  end))
+end
+
+-- openresty.start{ install = prefix, base_url =, ca_file =, api_key = } -> bed. Raises with
+-- the tail of nginx's error log when it does not start.
+function openresty.start(opts)
+  local prefix = tempdir("openresty")
+  local bed = setmetatable({ prefix = prefix, batches = 0 }, Bed)
+  bed._guard = setmetatable({}, { __gc = function() bed:stop() end })
+  assert(run("mkdir -p " .. quote(prefix .. "/tmp")))
+  write_file(prefix .. "/test_config.lua", ("return { base_url = %q, ca_file = %q, api_key = %q }\n")
+    :format(opts.base_url, opts.ca_file, opts.api_key))
+  local template = assert(read_file(NGINX_DIR .. "/nginx.conf"))
+  for _ = 1, 5 do
+    bed.port = free_port()
+    write_file(prefix .. "/nginx.conf", fill(template, {
+      PREFIX = prefix, INSTALL = opts.install, SPECDIR = NGINX_DIR, PORT = bed.port,
+    }))
+    local cmd = ("%s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(NGINX, quote(prefix .. "/"),
+      quote(prefix .. "/nginx.conf"), quote(prefix .. "/error.log"), quote(prefix .. "/error.log"))
+    if run(cmd) then
+      for _ = 1, 250 do
+        bed.pid = (read_file(prefix .. "/nginx.pid") or ""):match("%d+")
+        if bed.pid and listening(bed.port) then
+          watchdog(bed)
+          return bed
+        end
+        socket.sleep(0.02)
+      end
+    end
+    if alive(bed.pid) then run("kill -KILL " .. bed.pid) end
+    if not bed:error_log_tail():find("Address already in use", 1, true) then break end
+  end
+  local log = bed:error_log_tail()
+  bed:stop()
+  error("openresty: nginx did not start:\n" .. log)
+end
+
+return openresty
