@@ -95,5 +95,9 @@ test: deps lint
 	  else echo "== $$bin not installed: skipped"; fi; \
 	done; echo "== suite passed under:$$ran"
 
-demo: deps $(MODULE)
-	$(LUA_BIN) spec/support/demo.lua
+# The demo runs the library and the installed tool against the mock server.
+DEMO_PREFIX := $(abspath build/demo-$(LUA_VERSION))
+demo: deps
+	@$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX) >/dev/null
+	LEADCONDUIT_PREFIX=$(DEMO_PREFIX) LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
+	  $(LUA_BIN) examples/demo.lua
