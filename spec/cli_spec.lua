@@ -1,0 +1,589 @@
+-- The command-line tool (API.md "The command-line tool"): the INSTALLED bin/leadconduit, run as a
+-- subprocess with a clean environment against the mock server, for every command, option and
+-- exit status. Every run also checks that the API key appears in no output.
+local leadconduit = require "leadconduit"
+local mock = require "support.mock_server"
+local same_value = require "support.same_value"
+
+local ROOT = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/spec/[^/]*$")) or "."
+local LUA_VERSION = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
+local INTERPRETER = type(jit) == "table" and "luajit" or ("lua" .. LUA_VERSION)
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+local function write_file(path, data, mode)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+  assert(os.execute("chmod " .. (mode or "600") .. " " .. shell_quote(path)))
+end
+
+-- Exit status of a shell command on every Lua version.
+local function execute(command)
+  local a, _, code = os.execute(command)
+  if type(a) == "number" then return a == 0, a end
+  return a == true, code
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function base64(s)
+  return (s:gsub("..?.?", function(c)
+    local a, b, d = c:byte(1, 3)
+    local n = a * 65536 + (b or 0) * 256 + (d or 0)
+    local out = ""
+    for k = 3, 0, -1 do
+      local i = math.floor(n / 64 ^ k) % 64
+      out = out .. B64:sub(i + 1, i + 1)
+    end
+    if not b then return out:sub(1, 2) .. "==" end
+    if not d then return out:sub(1, 3) .. "=" end
+    return out
+  end))
+end
+
+local function lines_of(text)
+  local lines = {}
+  for line in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  return lines
+end
+
+describe("leadconduit command-line tool", function()
+  local srv, prefix, bin, key, keyfile, scratch
+  local secrets -- strings that must never be printed (the key, its Basic credential)
+
+  lazy_setup(function()
+    prefix = assert(io.popen("mktemp -d /tmp/leadconduit-cli-spec.XXXXXX")):read("*l")
+    scratch = prefix .. "/scratch"
+    assert(execute("mkdir -p " .. shell_quote(scratch)))
+    local ok = execute(("make -C %s --no-print-directory -s install PREFIX=%s LUA_VERSION=%s >%s 2>&1")
+      :format(shell_quote(ROOT), shell_quote(prefix), LUA_VERSION, shell_quote(prefix .. "/make.log")))
+    assert(ok, "make install failed:\n" .. read_file(prefix .. "/make.log"))
+    bin = prefix .. "/bin/leadconduit"
+    srv = mock.start()
+    key = srv.api_key
+    secrets = { key, base64("API:" .. key) }
+    keyfile = scratch .. "/key"
+    write_file(keyfile, key .. "\n")
+  end)
+
+  lazy_teardown(function()
+    if srv then srv:stop() end
+    if prefix and prefix:match("^/tmp/leadconduit%-cli%-spec%.") then
+      execute("rm -rf " .. shell_quote(prefix))
+    end
+  end)
+
+  -- run{ args..., env = {NAME = value}, key = false (no LEADCONDUIT_API_KEY), url = scenario,
+  --      ca = false (no LEADCONDUIT_CA_FILE), key_in_stdout = true (sync --json of own account) }
+  -- -> { status, out, err }. Runs from an unrelated directory with nothing but PATH and HOME set.
+  local function run(spec)
+    local env = {
+      "PATH=/usr/bin:/bin", "HOME=" .. scratch,
+    }
+    if spec.key ~= false then env[#env + 1] = "LEADCONDUIT_API_KEY=" .. (spec.key or key) end
+    if spec.ca ~= false then env[#env + 1] = "LEADCONDUIT_CA_FILE=" .. srv.ca_file end
+    if spec.url ~= false then env[#env + 1] = "LEADCONDUIT_BASE_URL=" .. srv:url(spec.url) end
+    for name, value in pairs(spec.env or {}) do env[#env + 1] = name .. "=" .. value end
+    local quoted = {}
+    for i, e in ipairs(env) do quoted[i] = shell_quote(e) end
+    for _, a in ipairs(spec) do quoted[#quoted + 1] = shell_quote(a) end
+    local out_file, err_file = scratch .. "/stdout", scratch .. "/stderr"
+    local command = ("cd %s && env -i %s %s %s >%s 2>%s; echo $?"):format(shell_quote(scratch),
+      table.concat(quoted, " ", 1, #env), shell_quote(bin), table.concat(quoted, " ", #env + 1),
+      shell_quote(out_file), shell_quote(err_file))
+    local p = assert(io.popen(command))
+    local status = tonumber(p:read("*l"))
+    p:close()
+    local r = { status = status, out = read_file(out_file), err = read_file(err_file) }
+    for _, secret in ipairs(secrets) do
+      if not spec.key_in_stdout then
+        assert(not r.out:find(secret, 1, true), "the API key appeared on stdout")
+      end
+      assert(not r.err:find(secret, 1, true), "the API key appeared on stderr")
+    end
+    return r
+  end
+
+  -- A failure: the status, nothing on stdout, one line on stderr starting "leadconduit: ".
+  local function assert_failure(r, status, text)
+    assert.equal(status, r.status, r.err)
+    assert.equal("", r.out)
+    local lines = lines_of(r.err)
+    assert.is_true(#lines >= 1, "nothing on stderr")
+    assert.matches("^leadconduit: ", lines[1])
+    if status ~= 2 then assert.equal(1, #lines, r.err) end
+    if text then assert.matches(text, lines[1], 1, true) end
+    return lines
+  end
+
+  local function fixture(name)
+    local text = read_file(ROOT .. "/spec/fixtures/" .. name .. ".json"):gsub("@API_KEY@", key)
+    return assert(leadconduit.decode(text))
+  end
+
+  describe("installation", function()
+    it("installs bin/leadconduit with a shebang naming the interpreter it was built for", function()
+      local first = read_file(bin):match("^([^\n]*)")
+      assert.matches("^#!/", first)
+      assert.matches("/" .. INTERPRETER:gsub("%p", "%%%0") .. "$", first)
+    end)
+
+    it("runs from any directory with no LUA_PATH or LUA_CPATH set", function()
+      local r = run{ "--version" }
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.err)
+    end)
+
+    it("uses the modules of its own prefix, not the source tree", function()
+      local text = read_file(bin)
+      assert.truthy(text:find(prefix .. "/share/lua/", 1, true))
+      assert.truthy(text:find(prefix .. "/lib/lua/", 1, true))
+    end)
+
+    it("is removed by make uninstall", function()
+      local other = prefix .. "/other"
+      local make = ("make -C %s --no-print-directory -s %%s PREFIX=%s LUA_VERSION=%s >/dev/null 2>&1")
+        :format(shell_quote(ROOT), shell_quote(other), LUA_VERSION)
+      assert.is_true(execute(make:format("install")))
+      assert.is_true(execute("test -x " .. shell_quote(other .. "/bin/leadconduit")))
+      assert.is_true(execute(make:format("uninstall")))
+      assert.is_false(execute("test -e " .. shell_quote(other .. "/bin/leadconduit")))
+    end)
+  end)
+
+  describe("--help and --version", function()
+    it("--help documents every command, option, environment variable and exit status", function()
+      for _, flag in ipairs({ "--help", "-h" }) do
+        local r = run{ flag, key = false, url = false, ca = false }
+        assert.equal(0, r.status)
+        assert.equal("", r.err)
+        for _, word in ipairs({
+          "sync", "pending", "--buyers", "--expired", "features", "feature NAME",
+          "--api-key-file FILE", "--base-url URL", "--ca-file FILE", "--timeout SECONDS",
+          "--retries N", "--json", "--help", "--version",
+          "LEADCONDUIT_API_KEY", "LEADCONDUIT_BASE_URL", "LEADCONDUIT_CA_FILE",
+          "0  success", "1  negative", "2  usage", "3  authentication", "4  temporary", "5  any other",
+        }) do
+          assert.truthy(r.out:find(word, 1, true), "--help does not mention " .. word)
+        end
+      end
+    end)
+
+    it("--help after a command shows the same help", function()
+      local r = run{ "pending", "--help", key = false }
+      assert.equal(0, r.status)
+      assert.truthy(r.out:find("Exit status", 1, true))
+    end)
+
+    it("--version prints the module version without needing a key", function()
+      local r = run{ "--version", key = false, url = false, ca = false }
+      assert.equal(0, r.status)
+      assert.matches("^" .. leadconduit._VERSION:gsub("%p", "%%%0") .. " %(.*libcurl/[%d.]+%)\n$", r.out)
+    end)
+  end)
+
+  describe("usage errors (exit status 2)", function()
+    it("says so, with a short usage line, when no command is given", function()
+      local lines = assert_failure(run{}, 2, "no command")
+      assert.matches("^usage: leadconduit ", lines[2])
+    end)
+
+    it("rejects an unknown command", function()
+      local lines = assert_failure(run{ "syncc" }, 2, "unknown command 'syncc'")
+      assert.matches("^usage: ", lines[2])
+    end)
+
+    it("rejects unknown options and missing or extra arguments", function()
+      assert_failure(run{ "--verbose", "sync" }, 2, "--verbose")
+      assert_failure(run{ "sync", "--bogus" }, 2, "--bogus")
+      assert_failure(run{ "feature" }, 2)
+      assert_failure(run{ "feature", "firehose", "extra" }, 2)
+      assert_failure(run{ "sync", "--buyers" }, 2, "--buyers")
+      assert_failure(run{ "--timeout" }, 2, "--timeout")
+    end)
+
+    it("never takes the API key from the command line, and does not echo it", function()
+      for _, args in ipairs({ { "--api-key", key, "sync" }, { "--api-key=" .. key, "sync" },
+                              { "sync", "--api-key", key } }) do
+        args.key = false
+        assert_failure(run(args), 2, "--api-key-file")
+      end
+    end)
+
+    it("rejects a bad --timeout or --retries", function()
+      for _, v in ipairs({ "abc", "0", "-1", "nan", "1e9", "" }) do
+        assert_failure(run{ "--timeout=" .. v, "sync" }, 2, "--timeout")
+      end
+      for _, v in ipairs({ "x", "-1", "1.5", "11", "" }) do
+        assert_failure(run{ "sync", "--retries=" .. v }, 2, "--retries")
+      end
+      assert_failure(run{ "--timeout", "-1", "sync" }, 2) -- "-1" reads as an option there
+    end)
+
+    it("rejects a bad --base-url or --ca-file as a configuration error", function()
+      assert_failure(run{ "--base-url", "ftp://127.0.0.1/", "sync" }, 2, "--base-url")
+      assert_failure(run{ "--base-url", "http://example.com", "sync" }, 2, "--base-url")
+      assert_failure(run{ "--ca-file", scratch .. "/missing.pem", "sync" }, 2, "--ca-file")
+    end)
+
+    it("rejects an unknown feature name", function()
+      assert_failure(run{ "feature", "firehoze" }, 2, 'unknown feature "firehoze"')
+    end)
+  end)
+
+  describe("the API key", function()
+    it("is required (exit status 2)", function()
+      assert_failure(run{ "sync", key = false }, 2, "no API key")
+      assert_failure(run{ "sync", key = "" }, 2, "no API key")
+    end)
+
+    it("is read from LEADCONDUIT_API_KEY", function()
+      assert.equal(0, run{ "sync" }.status)
+    end)
+
+    it("is read from --api-key-file with the trailing newline trimmed", function()
+      local r = run{ "--api-key-file", keyfile, "sync", key = false }
+      assert.equal(0, r.status, r.err)
+      local crlf = scratch .. "/key-crlf"
+      write_file(crlf, key .. "\r\n")
+      assert.equal(0, run{ "sync", "--api-key-file", crlf, key = false }.status)
+      local bare = scratch .. "/key-bare"
+      write_file(bare, key, "400")
+      assert.equal(0, run{ "sync", "--api-key-file", bare, key = false }.status)
+    end)
+
+    it("prefers --api-key-file over LEADCONDUIT_API_KEY", function()
+      local r = run{ "--api-key-file", keyfile, "sync", key = "0000wrong0000key0000" }
+      assert.equal(0, r.status, r.err)
+    end)
+
+    it("refuses a key file that group or others can read", function()
+      for _, mode in ipairs({ "640", "604", "644", "444" }) do
+        local f = scratch .. "/key-" .. mode
+        write_file(f, key .. "\n", mode)
+        local lines = assert_failure(run{ "--api-key-file", f, "sync", key = false }, 2, "chmod 600")
+        assert.truthy(lines[1]:find(f, 1, true))
+      end
+    end)
+
+    it("refuses a missing, empty or directory key file, or one holding no valid key", function()
+      assert_failure(run{ "--api-key-file", scratch .. "/nope", "sync", key = false }, 2, "nope")
+      local empty = scratch .. "/key-empty"
+      write_file(empty, "\n")
+      assert_failure(run{ "--api-key-file", empty, "sync", key = false }, 2, "empty")
+      local dir = scratch .. "/key-dir"
+      execute("mkdir -p " .. shell_quote(dir) .. " && chmod 700 " .. shell_quote(dir))
+      assert_failure(run{ "--api-key-file", dir, "sync", key = false }, 2, "not a regular file")
+      local bad = scratch .. "/key-bad"
+      write_file(bad, key .. " " .. key .. "\n")
+      assert_failure(run{ "--api-key-file", bad, "sync", key = false }, 2, "not hold a valid API key")
+    end)
+
+    it("exits with status 3 when the server refuses it", function()
+      assert_failure(run{ "sync", key = "0000wrong0000key0000" }, 3, "leadconduit: auth: ")
+      assert_failure(run{ "sync", url = "status/403" }, 3, "auth")
+    end)
+  end)
+
+  describe("sync", function()
+    it("prints an aligned account summary", function()
+      local r = run{ "sync" }
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.err)
+      local lines = lines_of(r.out)
+      local column
+      for _, line in ipairs(lines) do
+        local label, value = line:match("^(%S[^ ]* ?[^ ]*)  +(%S.*)$")
+        assert(label, "not a label/value line: " .. line)
+        local at = #line - #value + 1
+        column = column or at
+        assert.equal(column, at, "values are not aligned: " .. line)
+      end
+      assert.matches("\nname +Acme, Inc%.\n", "\n" .. r.out)
+      assert.matches("\nid +5fd4371e940df5a34a3888b2\n", r.out)
+      assert.matches("\ntime zone +America/New_York\n", r.out)
+      assert.matches("\ndata retention +123 days\n", r.out)
+      assert.matches("\nbilling +contracted %(paid%)\n", r.out)
+      assert.matches("\nsubscriptions +base, partner, pro\n", r.out)
+      assert.matches("\nconnected sellers +1\n", r.out)
+      assert.matches("\npending sellers +0 open, 1 expired\n", r.out)
+    end)
+
+    it("summarises the edge cases: counts, enabled features, active subscriptions", function()
+      local r = run{ "sync", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      assert.matches("\ndata retention +0 days\n", r.out)
+      assert.matches("\nbilling +contracted %(past_due%)\n", r.out)
+      assert.matches("\nlead ping +off\n", r.out)
+      assert.matches("\nfeatures +beta_dashboard, leadconduit_trustedform_decisions, seller_access\n", r.out)
+      assert.matches("\nsubscriptions +base\n", r.out)
+      assert.matches("\nconnected sellers +0\n", r.out)
+      assert.matches("\nconnected buyers +2\n", r.out)
+      assert.matches("\npending sellers +9 open, 13 expired\n", r.out)
+      assert.matches("\npending buyers +1 open, 2 expired\n", r.out)
+    end)
+
+    it("shows missing and null fields as '-'", function()
+      local r = run{ "sync", url = "fixture/nulls" }
+      assert.equal(0, r.status, r.err)
+      assert.matches("\ntime zone +%-\n", r.out)
+      assert.matches("\nfeatures +none\n", r.out)
+      assert.matches("\npending sellers +0 open, 0 expired\n", r.out)
+    end)
+
+    it("never prints the secrets the account carries", function()
+      for _, name in ipairs({ "secrets", "edge" }) do
+        local account = fixture(name).account
+        local r = run{ "sync", url = "fixture/" .. name }
+        assert.equal(0, r.status, r.err)
+        for _, field in ipairs({ "api_key", "keen_read_api_key", "keen_write_api_key" }) do
+          assert.is_string(account[field])
+          assert.is_falsy(r.out:find(account[field], 1, true), name .. ": printed " .. field)
+        end
+        assert.is_falsy(r.out:find("api_key", 1, true))
+      end
+    end)
+
+    it("keeps control characters from the server off the terminal", function()
+      local r = run{ "sync", url = "fixture/unicode" }
+      assert.equal(0, r.status, r.err)
+      assert.is_falsy(r.out:find("[%z\1-\9\11-\31\127]"))
+      assert.truthy(r.out:find("Société Générale", 1, true))
+    end)
+
+    it("--json prints the whole answer: sorted keys, null kept, [] for empty arrays", function()
+      for _, name in ipairs({ "reference", "edge", "unicode", "nulls", "empty" }) do
+        local url = name == "reference" and "" or "fixture/" .. name
+        local r = run{ "sync", "--json", url = url, key_in_stdout = true }
+        assert.equal(0, r.status, r.err)
+        local expected = fixture(name)
+        local got, err = leadconduit.decode(r.out)
+        assert(got ~= nil, name .. ": not valid JSON: " .. tostring(err))
+        assert(same_value(expected, got))
+        assert.equal(leadconduit.encode(expected, { indent = 2 }) .. "\n", r.out)
+      end
+      local edge = run{ "--json", "sync", url = "fixture/edge" }.out
+      assert.truthy(edge:find('"data_truncated_at": null', 1, true))
+      assert.truthy(edge:find('"connected_sellers": []', 1, true))
+      assert.truthy(edge:find('"data_retention_in_days": 0,', 1, true))
+      local a, b = edge:find('"billing_type"', 1, true), edge:find('"connected_buyers"', 1, true)
+      assert.is_true(a < b)
+    end)
+
+    it("--json shows the account's own secrets (the only place they appear)", function()
+      local r = run{ "sync", "--json", url = "fixture/secrets", key_in_stdout = true }
+      assert.equal(0, r.status)
+      assert.truthy(r.out:find(key, 1, true))
+      assert.truthy(r.out:find("KEENREADSECRET", 1, true))
+    end)
+  end)
+
+  describe("pending", function()
+    local OPEN_SELLERS = { "a003", "a004", "a005", "a007", "a008", "a00e", "a010", "a013", "a014" }
+    local EXPIRED_SELLERS = { "a001", "a002", "a006", "a009", "a00a", "a00b", "a00c", "a00d", "a00f",
+                              "a011", "a012", "a015", "a016" }
+
+    local function ids(out)
+      local list = {}
+      for _, line in ipairs(lines_of(out)) do
+        list[#list + 1] = line:match("^65a0c0ffee0000000000(%x%x%x%x)  ")
+      end
+      return list
+    end
+
+    it("lists the open pending sellers, one per line: id, name, expiry", function()
+      local r = run{ "pending", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      assert.same(OPEN_SELLERS, ids(r.out))
+      assert.matches("\n65a0c0ffee0000000000a003  expired false, expiry in the future  +"
+        .. "2099%-01%-01T00:00:00Z\n", "\n" .. r.out)
+      assert.matches("\n65a0c0ffee0000000000a004  expired false, expiry null  +no expiry\n", r.out)
+    end)
+
+    it("aligns the columns", function()
+      local r = run{ "pending", "--expired", url = "fixture/edge" }
+      local column
+      for _, line in ipairs(lines_of(r.out)) do
+        local at = line:find("%S+ expiry$") or line:find("%S+$") -- "no expiry" has a space
+        column = column or at
+        assert.equal(column, at, line)
+      end
+    end)
+
+    it("--expired lists the expired ones, invalid expiry times included", function()
+      local r = run{ "pending", "--expired", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      assert.same(EXPIRED_SELLERS, ids(r.out))
+      assert.matches("\n65a0c0ffee0000000000a00d  [^\n]-  invalid expiry\n", r.out)
+      assert.matches("\n65a0c0ffee0000000000a009  [^\n]-  not%-a%-date\n", r.out)
+    end)
+
+    it("--buyers lists pending buyers, with --expired the expired ones", function()
+      local r = run{ "pending", "--buyers", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      assert.same({ "c002" }, ids(r.out))
+      r = run{ "pending", "--expired", "--buyers", url = "fixture/edge" }
+      assert.same({ "c001", "c003" }, ids(r.out))
+    end)
+
+    it("prints nothing for an empty or null list", function()
+      for _, name in ipairs({ "empty", "nulls", "minimal" }) do
+        local r = run{ "pending", url = "fixture/" .. name }
+        assert.equal(0, r.status, r.err)
+        assert.equal("", r.out)
+      end
+    end)
+
+    it("--json prints the entries as a JSON array, [] when there are none", function()
+      local r = run{ "pending", "--json", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      local got = assert(leadconduit.decode(r.out))
+      local expected = leadconduit.active_pending(fixture("edge").account.pending_sellers)
+      assert(same_value(expected, got))
+      assert.equal(9, #got)
+      r = run{ "--json", "pending", "--buyers", "--expired", url = "fixture/edge" }
+      assert(same_value(leadconduit.expired_pending(fixture("edge").account.pending_buyers),
+        assert(leadconduit.decode(r.out))))
+      assert.equal("[]\n", run{ "pending", "--json", url = "fixture/empty" }.out)
+      assert.equal("[]\n", run{ "pending", "--json", url = "fixture/nulls" }.out)
+    end)
+  end)
+
+  describe("features", function()
+    local EDGE = {
+      beta_dashboard = true, buyer_access = false, conversion_feedback = false, firehose = false,
+      lead_transactions = false, leadconduit_trustedform_decisions = true, legacy_exports = false,
+      real_time_bidding = false, seller_access = true, third_party_add_on_services = false,
+    }
+
+    it("lists every feature flag, sorted and aligned, with on or off", function()
+      local r = run{ "features", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      local names, column = {}, nil
+      for _, line in ipairs(lines_of(r.out)) do
+        local name, state = line:match("^(%S+) +(%S+)$")
+        assert(name, line)
+        assert.equal(EDGE[name] and "on" or "off", state, name)
+        names[#names + 1] = name
+        column = column or #line - #state
+        assert.equal(column, #line - #state)
+      end
+      local sorted = {}
+      for name in pairs(EDGE) do sorted[#sorted + 1] = name end
+      table.sort(sorted)
+      assert.same(sorted, names)
+    end)
+
+    it("--json prints an object of booleans", function()
+      local r = run{ "features", "--json", url = "fixture/edge" }
+      assert.equal(0, r.status, r.err)
+      assert.same(EDGE, assert(leadconduit.decode(r.out)))
+      local nulls = assert(leadconduit.decode(run{ "features", "--json", url = "fixture/nulls" }.out))
+      local count = 0
+      for _, on in pairs(nulls) do
+        assert.is_false(on)
+        count = count + 1
+      end
+      assert.equal(8, count)
+    end)
+  end)
+
+  describe("feature NAME", function()
+    it("exits 0 when the feature is on and 1 when it is off, printing nothing", function()
+      local cases = { seller_access = 0, beta_dashboard = 0, buyer_access = 1, firehose = 1,
+                      lead_transactions = 1, real_time_bidding = 1, legacy_exports = 1 }
+      for name, status in pairs(cases) do
+        local r = run{ "feature", name, url = "fixture/edge" }
+        assert.equal(status, r.status, name .. ": " .. r.err)
+        assert.equal("", r.out)
+        assert.equal("", r.err)
+      end
+    end)
+
+    it("works in a shell condition", function()
+      local sh = ("cd %s && env -i PATH=/usr/bin:/bin LEADCONDUIT_API_KEY=%s LEADCONDUIT_CA_FILE=%s "
+        .. "LEADCONDUIT_BASE_URL=%s sh -c %s"):format(shell_quote(scratch), shell_quote(key),
+        shell_quote(srv.ca_file), shell_quote(srv.base_url),
+        shell_quote(shell_quote(bin) .. " feature firehose && echo on || echo off"))
+      local p = assert(io.popen(sh))
+      assert.equal("on\n", p:read("*a"))
+      p:close()
+    end)
+
+    it("--json prints true or false", function()
+      assert.equal("true\n", run{ "feature", "seller_access", "--json", url = "fixture/edge" }.out)
+      local r = run{ "--json", "feature", "firehose", url = "fixture/edge" }
+      assert.equal(1, r.status)
+      assert.equal("false\n", r.out)
+    end)
+  end)
+
+  describe("options and environment", function()
+    it("--base-url overrides LEADCONDUIT_BASE_URL", function()
+      local r = run{ "--base-url", srv.base_url, "sync", url = "status/401" }
+      assert.equal(0, r.status, r.err)
+      r = run{ "sync", "--base-url", srv:url("status/401") }
+      assert.equal(3, r.status)
+    end)
+
+    it("--ca-file overrides LEADCONDUIT_CA_FILE; without either the system store is used", function()
+      assert_failure(run{ "sync", ca = false }, 5, "tls")
+      local r = run{ "sync", "--ca-file", srv.ca_file, ca = false }
+      assert.equal(0, r.status, r.err)
+      r = run{ "sync", "--ca-file", "/etc/ssl/certs/ca-certificates.crt" }
+      assert.equal(5, r.status)
+    end)
+
+    it("--retries sets how many times a temporary failure is retried", function()
+      local url, token = srv:counted("fail/503/1")
+      local r = run{ "sync", "--retries", "0", url = false, env = { LEADCONDUIT_BASE_URL = url } }
+      assert.equal(4, r.status)
+      assert.equal(1, srv:count(token).requests)
+      url, token = srv:counted("fail/503/1")
+      r = run{ "sync", "--retries", "1", url = false, env = { LEADCONDUIT_BASE_URL = url } }
+      assert.equal(0, r.status, r.err)
+      assert.equal(2, srv:count(token).requests)
+    end)
+
+    it("--timeout limits each attempt", function()
+      assert_failure(run{ "sync", "--timeout", "0.5", "--retries", "0", url = "slow/3000" }, 4, "timeout")
+      local r = run{ "sync", "--timeout", "5", url = "slow/300" }
+      assert.equal(0, r.status, r.err)
+    end)
+  end)
+
+  describe("failures", function()
+    it("exit status 4 for temporary failures: 5xx, rate limiting, network, timeout", function()
+      assert_failure(run{ "sync", "--retries", "0", url = "status/503" }, 4, "http")
+      assert_failure(run{ "sync", "--retries", "0", url = "status/500" }, 4, "http")
+      assert_failure(run{ "sync", "--retries", "0", url = "html/502" }, 4, "http")
+      assert_failure(run{ "sync", "--retries", "0", url = "status/429" }, 4, "rate_limited")
+      assert_failure(run{ "sync", "--retries", "0", url = false,
+        env = { LEADCONDUIT_BASE_URL = srv.refused_url } }, 4, "network")
+    end)
+
+    it("exit status 5 for any other failure", function()
+      assert_failure(run{ "sync", url = "status/404" }, 5, "http")
+      assert_failure(run{ "sync", url = "invalid-json" }, 5, "decode")
+      assert_failure(run{ "sync", url = "success-false" }, 5, "api")
+      local untrusted = { LEADCONDUIT_BASE_URL = srv.untrusted_url }
+      assert_failure(run{ "sync", url = false, env = untrusted }, 5, "tls")
+    end)
+
+    it("never prints the key, even when the server's error quotes it", function()
+      assert_failure(run{ "sync", url = "leak/401" }, 3)
+      assert_failure(run{ "sync", "--retries", "0", url = "leak/500" }, 4)
+      assert_failure(run{ "sync", url = "leak/400" }, 5)
+      assert_failure(run{ "pending", "--api-key-file", keyfile, url = "leak/400", key = false }, 5)
+    end)
+  end)
+end)
