@@ -47,7 +47,8 @@
 --   srv.http_url                 the same API over plain http://
 --   srv.untrusted_url            HTTPS with a self-signed certificate that is not in ca_file
 --   srv.wrong_host_url           HTTPS with a certificate in ca_file but for another host name
---   srv.reset_url                TCP that resets every connection as soon as it is accepted
+--   srv.reset_url                TCP that resets every connection when the client's first bytes
+--                                (its TLS ClientHello) arrive, before any TLS answer
 --   srv.silent_url               TCP that accepts and never answers (the handshake hangs)
 --   srv.refused_url              a port nobody listens on (connection refused)
 
@@ -106,8 +107,11 @@ local function capture(command)
   return out
 end
 
+-- A zombie counts as gone: a daemon's parent (pid 1 in a container) may be slow to reap it.
 local function process_alive(pid)
-  return pid ~= nil and run("kill -0 " .. pid .. " 2>/dev/null")
+  if pid == nil then return false end
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
 end
 
 -- The pid of this Lua process, for the watchdog (io.open runs in-process).
@@ -148,15 +152,28 @@ local function find_tcp_interpreter()
   error("mock_server: no Lua interpreter with LuaSocket (Debian lua-socket) for tcp_server.lua")
 end
 
-local function make_cert(prefix, name, cn, san)
-  local cmd = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes" ..
-    " -days 2 -keyout %s -out %s -subj %s -addext %s >%s 2>&1"):format(
-    shell_quote(prefix .. "/" .. name .. ".key"), shell_quote(prefix .. "/" .. name .. ".crt"),
-    shell_quote("/CN=" .. cn), shell_quote("subjectAltName=" .. san),
-    shell_quote(prefix .. "/openssl.log"))
-  if not run(cmd) then
-    error("mock_server: openssl could not make a certificate:\n" ..
-      (read_file(prefix .. "/openssl.log") or ""))
+-- The three certificates, made in parallel: { name, CN, subjectAltName }.
+local CERTS = {
+  { "server", "localhost", "IP:127.0.0.1,DNS:localhost" },
+  { "untrusted", "localhost", "IP:127.0.0.1,DNS:localhost" },
+  { "wronghost", "wrong.example", "DNS:wrong.example" },
+}
+
+local function make_certs(prefix)
+  local commands = {}
+  for i, cert in ipairs(CERTS) do
+    commands[i] = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes" ..
+      " -days 2 -keyout %s -out %s -subj %s -addext %s >%s 2>&1 &"):format(
+      shell_quote(prefix .. "/" .. cert[1] .. ".key"), shell_quote(prefix .. "/" .. cert[1] .. ".crt"),
+      shell_quote("/CN=" .. cert[2]), shell_quote("subjectAltName=" .. cert[3]),
+      shell_quote(prefix .. "/openssl-" .. cert[1] .. ".log"))
+  end
+  run(table.concat(commands, " ") .. " wait")
+  for _, cert in ipairs(CERTS) do
+    if not read_file(prefix .. "/" .. cert[1] .. ".crt") then
+      error("mock_server: openssl could not make a certificate:\n" ..
+        (read_file(prefix .. "/openssl-" .. cert[1] .. ".log") or ""))
+    end
   end
 end
 
@@ -297,7 +314,7 @@ local function start_nginx(srv)
       PORT_REDIRECT = p[3], PORT_UNTRUSTED = p[4], PORT_WRONG_HOST = p[5],
     }))
     -- daemon on: nginx returns once its sockets are bound (or with an error when they are not).
-    local cmd = ("%s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(NGINX,
+    local cmd = ("%s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(srv.nginx_bin,
       shell_quote(srv.prefix .. "/"), shell_quote(srv.prefix .. "/nginx.conf"),
       shell_quote(srv.prefix .. "/error.log"), shell_quote(srv.prefix .. "/error.log"))
     if run(cmd) then
@@ -315,7 +332,8 @@ local function start_nginx(srv)
   error("mock_server: nginx did not start; tail of " .. srv.prefix .. "/error.log:\n" .. (last_log or ""))
 end
 
--- mock.start([opts]) -> server. opts.api_key: the key the server accepts (default: random).
+-- mock.start([opts]) -> server. opts.api_key: the key the server accepts (default: random);
+-- opts.nginx: the nginx binary (default $LEADCONDUIT_NGINX or /usr/sbin/nginx).
 function mock.start(opts)
   opts = opts or {}
   local prefix = capture("mktemp -d /tmp/leadconduit-mock.XXXXXXXX"):match("^%s*(.-)%s*$")
@@ -327,15 +345,14 @@ function mock.start(opts)
     tokens = 0,
     ports = {},
     huge_gzip_bytes = HUGE_GZIP_BYTES,
+    nginx_bin = opts.nginx or NGINX,
   }, Server)
   guard(srv)
   run("mkdir -p " .. shell_quote(prefix .. "/tmp"))
   start_watchdog(srv)
 
   local ok, err = pcall(function()
-    make_cert(prefix, "server", "localhost", "IP:127.0.0.1,DNS:localhost")
-    make_cert(prefix, "untrusted", "localhost", "IP:127.0.0.1,DNS:localhost")
-    make_cert(prefix, "wronghost", "wrong.example", "DNS:wrong.example")
+    make_certs(prefix)
     -- ca_file trusts the server and the wrong-host certificate, never the untrusted one.
     write_file(prefix .. "/ca.pem",
       read_file(prefix .. "/server.crt") .. read_file(prefix .. "/wronghost.crt"))
@@ -343,9 +360,12 @@ function mock.start(opts)
     assert(run(("gzip -9 -n -c %s >%s"):format(shell_quote(FIXTURES_DIR .. "/reference.json"),
       shell_quote(prefix .. "/reference.json.gz"))), "mock_server: gzip failed")
     local head, tail = '{"success":true,"account":{"id":"5fd4371e940df5a34a3888b2","name":"', '"}}'
-    assert(run(("{ printf '%%s' %s; head -c %d /dev/zero | tr '\\0' a; printf '%%s' %s; } | gzip -9 -n >%s")
-      :format(shell_quote(head), HUGE_GZIP_BYTES - #head - #tail, shell_quote(tail),
-        shell_quote(prefix .. "/huge.json.gz"))), "mock_server: gzip failed")
+    -- Made in the background (a third of a second); the handler waits for it when asked.
+    local huge = shell_quote(prefix .. "/huge.json.gz")
+    assert(run(("({ printf '%%s' %s; head -c %d /dev/zero | tr '\\0' a; printf '%%s' %s; }" ..
+      " | gzip -9 -n >%s.tmp && mv %s.tmp %s) </dev/null >/dev/null 2>&1 &"):format(
+        shell_quote(head), HUGE_GZIP_BYTES - #head - #tail, shell_quote(tail), huge, huge, huge)),
+      "mock_server: gzip failed")
 
     start_nginx(srv)
     start_tcp_server(srv)
@@ -378,7 +398,8 @@ end
 
 -- The text of spec/fixtures/<name>.json.
 function mock.read_fixture(name)
-  return assert(read_file(mock.fixture_path(name)), "no fixture " .. name)
+  local text = read_file(mock.fixture_path(name))
+  return (assert(text, "no fixture " .. name))
 end
 
 -- The names of every fixture, sorted.

@@ -1,9 +1,11 @@
 -- tcp_server.lua — the raw TCP misbehaviours nginx cannot produce, for mock_server.lua.
 --
 -- Usage: lua tcp_server.lua <portfile> <prefix-dir>. Listens on two free loopback ports and
--- writes "reset=<port> silent=<port>" to <portfile>: "reset" accepts and closes every
--- connection with SO_LINGER 0 (a TCP RST before any TLS byte is answered); "silent" accepts
--- and never says a word (a TLS handshake that never completes). Exits when <prefix-dir> goes.
+-- writes "reset=<port> silent=<port>" to <portfile>: "reset" accepts, waits for the client's
+-- first bytes (its TLS ClientHello) and closes with SO_LINGER 0: a TCP RST before any TLS byte
+-- is answered (resetting before the client's first write would race with its connect());
+-- "silent" accepts and never says a word (a TLS handshake that never completes).
+-- Exits when <prefix-dir> goes.
 
 local socket = require "socket"
 
@@ -27,7 +29,8 @@ do
   assert(os.rename(tmp, portfile))
 end
 
-local held = {} -- connections of the silent port, kept open until their peer leaves
+local held = {} -- accepted connections: silent ones until their peer leaves, reset ones until it speaks
+local doomed = {} -- the held connections of the reset port
 
 local function alive()
   local f = io.open(prefix .. "/mock_config.lua", "r")
@@ -40,26 +43,29 @@ while alive() do
   for _, c in ipairs(held) do watched[#watched + 1] = c end
   local readable = socket.select(watched, nil, 0.5)
   for _, s in ipairs(readable) do
-    if s == reset then
-      local c = reset:accept()
-      if c then
-        c:setoption("linger", { on = true, timeout = 0 })
-        c:close()
-      end
-    elseif s == silent then
-      local c = silent:accept()
+    if s == reset or s == silent then
+      local c = s:accept()
       if c then
         c:settimeout(0)
+        doomed[c] = s == reset or nil
         held[#held + 1] = c
         if #held > 200 then table.remove(held, 1):close() end
       end
     else
-      -- Read and drop what the peer sends; forget it once it has closed.
-      local _, err = s:receive(65536)
+      local err
+      if doomed[s] then
+        -- Unread data plus linger 0: the kernel answers with RST, never FIN.
+        s:setoption("linger", { on = true, timeout = 0 })
+        err = "closed"
+      else
+        -- Read and drop what the peer sends; forget it once it has closed.
+        err = select(2, s:receive(65536))
+      end
       if err == "closed" then
         for i, c in ipairs(held) do
           if c == s then table.remove(held, i); break end
         end
+        doomed[s] = nil
         s:close()
       end
     end
