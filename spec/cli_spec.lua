@@ -191,6 +191,16 @@ describe("leadconduit command-line tool", function()
     end)
   end)
 
+  it("fails with status 5 when it cannot write its output (a full disk is not success)", function()
+    local err_file = scratch .. "/stderr-full"
+    local p = assert(io.popen(("env -i PATH=/usr/bin:/bin %s --version >/dev/full 2>%s; echo $?")
+      :format(shell_quote(bin), shell_quote(err_file))))
+    local status = tonumber(p:read("*l"))
+    p:close()
+    assert.equal(5, status)
+    assert.matches("^leadconduit: cannot write the output", read_file(err_file))
+  end)
+
   describe("usage errors (exit status 2)", function()
     it("says so, with a short usage line, when no command is given", function()
       local lines = assert_failure(run{}, 2, "no command")

@@ -378,10 +378,15 @@ function cli.main(argv)
     end
     return status
   end
-  if out.json then
-    io.stdout:write(out.json)
-  elseif out.text then
-    io.stdout:write(scrub(out.text, out.secrets))
+  local text = out.json or (out.text and scrub(out.text, out.secrets))
+  if text then
+    -- A full disk or closed stdout must not pass for success in a cron job.
+    local written, err = io.stdout:write(text)
+    if written then written, err = io.stdout:flush() end
+    if not written then
+      io.stderr:write("leadconduit: cannot write the output: ", tostring(err), "\n")
+      return EXIT.failure
+    end
   end
   return status
 end
