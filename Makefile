@@ -101,3 +101,14 @@ demo: deps
 	@$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX) >/dev/null
 	LEADCONDUIT_PREFIX=$(DEMO_PREFIX) LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) examples/demo.lua
+
+# bench/request.lua: sync_account vs the same request from a plain C libcurl loop.
+BENCH_LOOP := build/bench/curl_loop
+$(BENCH_LOOP): bench/curl_loop.c
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MOD_LIBS)
+
+.PHONY: bench-request
+bench-request: deps $(MODULE) $(BENCH_LOOP)
+	LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
+	  $(LUA_BIN) bench/request.lua $(BENCH_LOOP) $(ROUNDS) $(N)

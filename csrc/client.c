@@ -261,7 +261,7 @@ static int transport_new(lua_State *L)
     t->url = strdup(url);
     t->curl = curl_easy_init();
     if (t->url == NULL || t->curl == NULL || !add_authorization(t, api_key) ||
-        !add_header(t, "Accept: application/json") || !add_header(t, "Expect:"))
+        !add_header(t, "Accept: application/json"))
         return luaL_error(L, "leadconduit.transport: out of memory");
 
     SETOPT(CURLOPT_NOSIGNAL, 1L);
