@@ -8,6 +8,7 @@ local HAS_INTEGERS = math.type ~= nil
 local function arr(t) return setmetatable(t or {}, array_mt) end
 
 local same_value = require "support.same_value"
+local cjson = require "cjson" -- an independent parser for the output
 
 local function round_trip(v)
   local text, err = encode(v)
@@ -109,6 +110,30 @@ describe("encode", function()
         fails(bad, "UTF-8")
         fails({ [bad] = 1 }, "UTF-8") -- in keys too
       end
+    end)
+  end)
+
+  describe("random strings", function()
+    it("either round-trip exactly or are refused as invalid UTF-8", function()
+      math.randomseed(20261127)
+      local pieces = { "a", "\"", "\\", "\n", "\0", "\31", "\127", "é", "€", "😀", "\128", "\192",
+                       "\237\160\128", "\244\143\191\191", "\255", "\226\130" }
+      local accepted, refused = 0, 0
+      for _ = 1, 2000 do
+        local parts = {}
+        for i = 1, math.random(0, 8) do parts[i] = pieces[math.random(#pieces)] end
+        local s = table.concat(parts)
+        local text, err = encode(s)
+        if text then
+          accepted = accepted + 1
+          assert.equal(s, decode(text))
+        else
+          refused = refused + 1
+          assert.matches("UTF-8", err, 1, true)
+          assert.truthy(s:find("[\128-\255]"))
+        end
+      end
+      assert.is_true(accepted > 100 and refused > 100)
     end)
   end)
 
@@ -270,6 +295,7 @@ describe("encode", function()
         local ok, why = same_value(value, back)
         assert(ok, name .. ": " .. tostring(why))
         assert.equal(again, encode(back), name) -- encoding is deterministic
+        assert(pcall(cjson.decode, again), name .. ": lua-cjson cannot read the output")
       end
     end)
   end)
