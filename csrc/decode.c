@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "leadconduit.h"
 #include "number.h"
@@ -132,10 +135,27 @@ static void push_error(decoder *d)
                     (int)(off - line_start + 1 > INT_MAX ? INT_MAX : off - line_start + 1));
 }
 
+/* Whitespace between tokens. Compact documents have none; pretty-printed ones
+ * (citm_catalog.json is 70% spaces) have long runs of indentation, eaten 8 at a time. */
 static const uchar *skip_ws(const uchar *p, const uchar *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
+    while (p < end) {
+        if (*p == ' ') {
+            p++;
+            while (end - p >= 8) {
+                uint64_t v;
+
+                memcpy(&v, p, 8);
+                if (v != 0x2020202020202020ULL)
+                    break;
+                p += 8;
+            }
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            p++;
+        } else {
+            break;
+        }
+    }
     return p;
 }
 
@@ -432,13 +452,48 @@ static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Nonzero when one of the 8 bytes needs a look: < 0x20, '"', '\\' or >= 0x80. */
-static uint64_t special_bytes(uint64_t v)
+/* Skip to the first byte of [p, end) that needs a look: < 0x20, '"', '\\' or
+ * >= 0x80, or to `end`. Whole blocks are tested at once and the position of the
+ * first special byte comes from its bit in the mask, not from a byte loop. */
+static const uchar *skip_plain(const uchar *p, const uchar *end)
 {
-    uint64_t quote = v ^ (ONES * '"'), bslash = v ^ (ONES * '\\');
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
 
-    return (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | v) &
-           HIGHS;
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                   _mm_cmplt_epi8(v, space));
+        int mask = _mm_movemask_epi8(hit);
+
+        if (mask != 0)
+            return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t v, quote, bslash, mask;
+
+        memcpy(&v, p, 8);
+        quote = v ^ (ONES * '"');
+        bslash = v ^ (ONES * '\\');
+        /* exact for the lowest flagged byte, which is all we use (little-endian) */
+        mask = (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | v) &
+               HIGHS;
+        if (mask != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(mask) >> 3);
+#else
+            return p;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && string_class[*p] == SC_PLAIN)
+        p++;
+    return p;
 }
 
 /* p points after the opening quote; pushes the string, returns past the closing quote. */
@@ -450,14 +505,7 @@ static const uchar *parse_string(decoder *d, const uchar *p)
     for (;;) {
         int n;
 
-        while (end - p >= 8) {
-            uint64_t v;
-
-            memcpy(&v, p, 8);
-            if (special_bytes(v))
-                break;
-            p += 8;
-        }
+        p = skip_plain(p, end);
         if (p >= end)
             return fail(d, end, "unterminated string");
         switch (string_class[*p]) {
@@ -482,11 +530,13 @@ static const uchar *parse_string(decoder *d, const uchar *p)
             break;
         case SC_CONTROL:
             return fail(d, p, "unescaped control character in string");
-        default:
-            n = utf8_length(p, end);
-            if (n == 0)
-                return fail(d, p, "invalid UTF-8 in string");
-            p += n;
+        default: /* non-ASCII text tends to come in runs: stay here for the run */
+            do {
+                n = utf8_length(p, end);
+                if (n == 0)
+                    return fail(d, p, "invalid UTF-8 in string");
+                p += n;
+            } while (p < end && *p >= 0x80);
             break;
         }
     }
@@ -494,16 +544,93 @@ static const uchar *parse_string(decoder *d, const uchar *p)
 
 /* ---- numbers --------------------------------------------------------------- */
 
+/* Small hot helpers of the number parser that -O2 would otherwise call. */
+#define LC_INLINE static inline __attribute__((always_inline))
+
 #define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
 /* Significant digits kept exactly; more are rare and go to strtod. */
 #define MAX_DIGITS 19
 
+static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+LC_INLINE int eight_digits_at(const uchar *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return ((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+           0x3333333333333333ULL;
+}
+
+/* Value of 8 ASCII digits, combined pairwise in one register (little-endian). */
+LC_INLINE uint64_t eight_digits(const uchar *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v -= ONES * '0';
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+    return v;
+#else
+    {
+        uint64_t r = 0;
+        int i;
+
+        for (i = 0; i < 8; i++)
+            r = r * 10 + (uint64_t)(p[i] - '0');
+        return r;
+    }
+#endif
+}
+
+LC_INLINE const uchar *digits_end(const uchar *p, const uchar *end)
+{
+    while (end - p >= 8 && eight_digits_at(p))
+        p += 8;
+    while (p < end && IS_DIGIT(*p))
+        p++;
+    return p;
+}
+
+/* Value of n <= MAX_DIGITS digits. */
+LC_INLINE uint64_t digits_value(const uchar *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (; n >= 8; n -= 8, p += 8)
+        v = v * 100000000 + eight_digits(p);
+    for (; n > 0; n--, p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static int nonzero_digit(const uchar *p, const uchar *e)
+{
+    for (; p < e; p++)
+        if (*p != '0')
+            return 1;
+    return 0;
+}
+
+/* The grammar -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? read as w * 10^q,
+ * w holding the first MAX_DIGITS significant digits (`dropped` says whether a
+ * nonzero digit did not fit). Pushes an integer or a correctly rounded float. */
 static const uchar *parse_number(decoder *d, const uchar *p)
 {
-    const uchar *s = p, *end = d->end;
-    uint64_t w = 0;
-    int neg = 0, nd = 0, q = 0, dropped = 0, is_int = 1;
+    const uchar *s = p, *end = d->end, *ds;
+    uint64_t w;
+    long q = 0;
+    int neg = 0, nd, dropped = 0, is_int = 1;
+    size_t n;
     double v;
 
     if (*p == '-') {
@@ -511,40 +638,50 @@ static const uchar *parse_number(decoder *d, const uchar *p)
         if (++p == end)
             return fail(d, p, "unexpected end of input in number");
     }
-    if (*p == '0') {
+    ds = p;
+    if (*p == '0')
         p++;
-    } else if (IS_DIGIT(*p)) {
-        do {
-            if (nd < MAX_DIGITS) {
-                w = w * 10 + (uint64_t)(*p - '0');
-                nd++;
-            } else {
-                q++;
-                dropped |= *p != '0';
-            }
-        } while (++p < end && IS_DIGIT(*p));
-    } else {
+    else if (IS_DIGIT(*p))
+        p = digits_end(p + 1, end);
+    else
         return fail(d, p, "invalid number");
+    n = (size_t)(p - ds);
+    if (n <= MAX_DIGITS) {
+        w = digits_value(ds, n);
+        nd = w == 0 ? 0 : (int)n;
+    } else {
+        w = digits_value(ds, MAX_DIGITS);
+        nd = MAX_DIGITS;
+        q = (long)(n - MAX_DIGITS);
+        dropped = nonzero_digit(ds + MAX_DIGITS, p);
     }
     if (p < end && *p == '.') {
+        const uchar *fs = ++p, *fe;
+        size_t take;
+
         is_int = 0;
-        if (++p == end || !IS_DIGIT(*p))
+        if (p == end || !IS_DIGIT(*p))
             return p == end ? fail(d, p, "unexpected end of input in number")
                             : fail(d, p, "invalid number: digit expected after '.'");
-        do {
-            if (w == 0 && *p == '0') {
-                q--; /* leading zero: not significant */
-            } else if (nd < MAX_DIGITS) {
-                w = w * 10 + (uint64_t)(*p - '0');
-                nd++;
-                q--;
-            } else {
-                dropped |= *p != '0';
-            }
-        } while (++p < end && IS_DIGIT(*p));
+        fe = p = digits_end(p + 1, end);
+        if (w == 0) { /* leading zeros of 0.000123 are not significant */
+            while (fs < fe && *fs == '0')
+                fs++;
+            q -= fe - fs == 0 ? 0 : (long)(fs - (ds + n + 1));
+        }
+        take = (size_t)(fe - fs);
+        if (take > (size_t)(MAX_DIGITS - nd))
+            take = (size_t)(MAX_DIGITS - nd);
+        if (take > 0) {
+            w = w * pow10_u64[take] + digits_value(fs, take);
+            nd += (int)take;
+            q -= (long)take;
+        }
+        dropped |= nonzero_digit(fs + take, fe);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
-        int eneg = 0, e = 0;
+        int eneg = 0;
+        long e = 0;
 
         is_int = 0;
         if (++p < end && (*p == '+' || *p == '-'))
@@ -574,7 +711,7 @@ static const uchar *parse_number(decoder *d, const uchar *p)
 #else
     (void)is_int;
 #endif
-    if (dropped || !lc_number_fast(w, q, &v)) {
+    if (dropped || q < -1000 || q > 1000 || !lc_number_fast(w, (int)q, &v)) {
         size_t len = (size_t)(p - s);
         char *buf = scratch(d, len + 1);
         int ok;

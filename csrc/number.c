@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "number.h"
 
@@ -38,8 +39,58 @@ static int bit_length(u128 m)
     return lo != 0 ? 64 - __builtin_clzll(lo) : 0;
 }
 
+/* mant * 2^e2 for a 53-bit mantissa (top bit set): assembled from its bits,
+ * cheaper than ldexp; ldexp only if the result would not be a normal double. */
+static double make_double(uint64_t mant, int e2)
+{
+    int biased = e2 + 52 + 1023;
+    uint64_t bits;
+    double d;
+
+    if (biased < 1 || biased > 2046)
+        return ldexp((double)mant, e2);
+    bits = ((uint64_t)biased << 52) | (mant & (((uint64_t)1 << 52) - 1));
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* The same for a 64-bit m >= 2^53 (the quotients of the division path). */
+static double round_u64(uint64_t m, int sticky, int e2)
+{
+    int shift = 11 - __builtin_clzll(m);
+    uint64_t mant = m >> shift, rem = m & (((uint64_t)1 << shift) - 1);
+    uint64_t half = (uint64_t)1 << (shift - 1);
+
+    if (rem > half || (rem == half && (sticky || (mant & 1)))) {
+        mant++;
+        if (mant == (uint64_t)1 << 53) {
+            mant >>= 1;
+            shift++;
+        }
+    }
+    return make_double(mant, e2 + shift);
+}
+
+/* (hi:lo) / d for hi < d: the quotient fits 64 bits; *rem gets the remainder. */
+static uint64_t div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
+{
+#if defined(__x86_64__)
+    uint64_t quot, r;
+
+    __asm__("divq %4" : "=a"(quot), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+    *rem = r;
+    return quot;
+#else
+    u128 n = ((u128)hi << 64) | lo;
+    uint64_t quot = (uint64_t)(n / d);
+
+    *rem = (uint64_t)(n - (u128)quot * d);
+    return quot;
+#endif
+}
+
 /* m * 2^e2 rounded to nearest-even, where `sticky` says whether nonzero bits
- * were already cut off below m. The callers keep the result a normal double. */
+ * were already cut off below m. */
 static double round_u128(u128 m, int sticky, int e2)
 {
     int bits = bit_length(m), shift;
@@ -59,7 +110,7 @@ static double round_u128(u128 m, int sticky, int e2)
             shift++;
         }
     }
-    return ldexp((double)mant, e2 + shift);
+    return make_double(mant, e2 + shift);
 }
 
 int lc_number_fast(uint64_t w, int q, double *out)
@@ -81,13 +132,17 @@ int lc_number_fast(uint64_t w, int q, double *out)
         return 1;
     }
     if (q < 0 && q >= -27) {
-        /* w / 10^k = ((w << s) / 5^k) * 2^(-s-k); with w << s just below 2^127
-         * the quotient keeps >= 64 bits, and the remainder is the sticky bit. */
-        int k = -q, s = 127 - bit_length(w);
-        u128 n = (u128)w << s;
+        /* w / 10^k = ((w << s) / 5^k) * 2^(-s-k). s is chosen so that the
+         * quotient lands in [2^62, 2^64): enough bits to round, and a 128/64
+         * division whose quotient fits one machine word. The remainder is the
+         * sticky bit. */
+        int k = -q;
         uint64_t d = pow5[k];
+        int s = bit_length(d) + 63 - bit_length(w);
+        u128 n = (u128)w << s;
+        uint64_t rem, quotient = div128((uint64_t)(n >> 64), (uint64_t)n, d, &rem);
 
-        *out = round_u128(n / d, n % d != 0, -s - k);
+        *out = round_u64(quotient, rem != 0, -s - k);
         return 1;
     }
     return 0;
