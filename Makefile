@@ -80,7 +80,7 @@ deps:
 	@sh .ci/install-deps
 
 lint: deps
-	luacheck lua spec bench bin examples
+	luacheck lua spec bench bin/leadconduit examples
 
 # The busted suite under one interpreter: make test-one LUA_VERSION=5.1
 test-one: $(MODULE)

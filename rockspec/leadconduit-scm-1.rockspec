@@ -27,11 +27,14 @@ build = {
   modules = {
     leadconduit = {
       sources = {
-        "csrc/module.c", "csrc/client.c", "csrc/decode.c",
+        "csrc/module.c", "csrc/client.c", "csrc/decode.c", "csrc/number.c", "csrc/encode.c",
       },
       libraries = { "curl" },
       libdirs = { "$(CURL_LIBDIR)" },
       defines = { "_GNU_SOURCE" },
     },
+  },
+  install = {
+    bin = { leadconduit = "bin/leadconduit" },
   },
 }
