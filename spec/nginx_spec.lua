@@ -1,11 +1,211 @@
--- nginx: leadconduit inside a real nginx with OpenResty's Lua module (lua/leadconduit/nginx.lua).
+-- nginx: leadconduit inside OpenResty (lua/leadconduit/nginx.lua and worker.lua).
 --
--- A test nginx (spec/nginx/) loads the LuaJIT build from a `make install LUA_VERSION=jit`
+-- First the glue on its own, with a stand-in ngx table, under every interpreter. Then a real
+-- test nginx (spec/nginx/) that loads the LuaJIT build from a `make install LUA_VERSION=jit`
 -- prefix and syncs against the mock server from its handlers; the results are compared with
 -- what the same client reports in plain Lua. nginx runs LuaJIT whichever interpreter runs the
--- suite, so this file runs once, in the Lua 5.4 suite.
+-- suite, so that part runs once, in the Lua 5.4 suite.
 
 local openresty = require "support.openresty"
+local leadconduit = require "leadconduit"
+local core = require "leadconduit.core"
+local nginx = require "leadconduit.nginx"
+local worker = require "leadconduit.worker"
+
+local unpack = table.unpack or unpack
+
+-- A stand-in for OpenResty's ngx: the phase, ngx.sleep and ngx.run_worker_thread are recorded
+-- in `calls`; run_worker_thread answers with fake.answer (a list of return values), copying
+-- tables as nginx copies them from the worker thread's VM.
+local function fake_ngx(phase)
+  local fake = { phase = phase, calls = {}, answer = { false, "no answer set" } }
+  fake.get_phase = function() return fake.phase end
+  fake.sleep = function(seconds) fake.calls[#fake.calls + 1] = { "sleep", seconds } end
+  fake.run_worker_thread = function(...)
+    fake.calls[#fake.calls + 1] = { "run_worker_thread", ... }
+    local answer = {}
+    for i, v in ipairs(fake.answer) do
+      if type(v) == "table" then
+        answer[i] = {}
+        for k, field in pairs(v) do answer[i][k] = field end
+      else
+        answer[i] = v
+      end
+    end
+    return unpack(answer, 1, #fake.answer)
+  end
+  return fake
+end
+
+local CONFIG = {
+  url = "https://127.0.0.1:1/account_sso_sync", api_key = "k3y", timeout = 5, connect_timeout = 5,
+  user_agent = "spec", max_response_bytes = 1000, allow_http = false, thread_pool = "lc_pool",
+}
+
+describe("leadconduit.nginx with a stand-in ngx", function()
+  local saved, fake
+
+  before_each(function()
+    saved = rawget(_G, "ngx")
+    fake = fake_ngx("content")
+    rawset(_G, "ngx", fake)
+  end)
+
+  after_each(function()
+    rawset(_G, "ngx", saved)
+  end)
+
+  it("allows syncs in the rewrite, access, content and timer phases", function()
+    for _, phase in ipairs({ "rewrite", "access", "content", "timer" }) do
+      fake.phase = phase
+      assert.is_true(nginx.check_phase())
+    end
+  end)
+
+  it("refuses the other phases with a message naming the phase and suggesting a timer", function()
+    for _, phase in ipairs({ "init", "init_worker", "set", "header_filter", "body_filter", "log",
+                             "balancer", "ssl_cert" }) do
+      fake.phase = phase
+      local ok, message = nginx.check_phase()
+      assert.is_nil(ok)
+      assert.matches("nginx's " .. phase .. " phase", message, 1, true)
+      assert.matches("ngx.timer.at(0, ", message, 1, true)
+    end
+  end)
+
+  it("sleeps with ngx.sleep", function()
+    nginx.sleep(0.25)
+    assert.same({ { "sleep", 0.25 } }, fake.calls)
+  end)
+
+  it("runs each exchange in the configured thread pool with leadconduit.worker", function()
+    fake.answer = { true, { status = 200, body = '{"success":true,"account":{"n":[1]}}' } }
+    local t = nginx.transport(CONFIG)
+    local outcome = t:perform("sso_account_id=5fd4371e940df5a34a3888b2")
+    local call = fake.calls[1]
+    assert.equal("run_worker_thread", call[1])
+    assert.equal("lc_pool", call[2])
+    assert.equal("leadconduit.worker", call[3])
+    assert.equal("perform", call[4])
+    assert.equal(CONFIG.url, call[5].url)
+    assert.is_nil(call[5].thread_pool)
+    assert.equal("sso_account_id=5fd4371e940df5a34a3888b2", call[6])
+    -- Decoded here, by the C decoder: the module's own array_mt.
+    assert.equal(200, outcome.status)
+    assert.is_nil(outcome.body)
+    assert.is_true(outcome.value.success)
+    assert.equal(core.array_mt, getmetatable(outcome.value.account.n))
+  end)
+
+  it("reports a body that is not JSON as decode_error, and keeps it when asked for raw", function()
+    fake.answer = { true, { status = 200, body = "<html>" } }
+    local t = nginx.transport(CONFIG)
+    local outcome = t:perform(nil)
+    assert.is_nil(outcome.value)
+    assert.matches("^leadconduit%.decode: ", outcome.decode_error)
+    assert.equal("<html>", t:perform(nil, true).body)
+  end)
+
+  it("passes transport failures through unchanged", function()
+    fake.answer = { true, { failure = "tls", message = "SSL certificate problem" } }
+    assert.same({ failure = "tls", message = "SSL certificate problem" }, nginx.transport(CONFIG):perform())
+  end)
+
+  it("turns a saturated thread pool into a network failure, which the client retries", function()
+    for _, why in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
+      fake.answer = { false, why }
+      local outcome = nginx.transport(CONFIG):perform()
+      assert.equal("network", outcome.failure)
+      assert.matches(why, outcome.message, 1, true)
+    end
+  end)
+
+  it("raises naming the thread_pool directive to add when the pool does not exist", function()
+    fake.answer = { false, "thread pool lc_pool not found" }
+    assert.has_error(function() nginx.transport(CONFIG):perform() end,
+      "leadconduit: nginx has no thread pool 'lc_pool': add `thread_pool lc_pool threads=16;` to the"
+        .. " main context of nginx.conf")
+  end)
+
+  it("raises what the worker thread raised", function()
+    fake.answer = { false, "leadconduit: out of memory" }
+    local ok, err = pcall(function() nginx.transport(CONFIG):perform() end)
+    assert.is_false(ok)
+    assert.matches("leadconduit: out of memory", err, 1, true)
+  end)
+
+  it("refuses to work without ngx.run_worker_thread", function()
+    fake.run_worker_thread = nil
+    assert.has_error(function() nginx.transport(CONFIG) end)
+  end)
+
+  it("uses the blocking C transport inside a worker thread's own VM", function()
+    fake.sleep, fake.run_worker_thread, fake.phase = nil, nil, "init"
+    assert.is_true(nginx.check_phase())
+    local t = nginx.transport(CONFIG)
+    assert.matches("^leadconduit%.transport", tostring(t))
+    t:close()
+  end)
+
+  describe("behind leadconduit.new", function()
+    local function client(opts)
+      opts = opts or {}
+      opts.api_key = "k3y"
+      opts.base_url = "https://127.0.0.1:1"
+      return leadconduit.new(opts)
+    end
+
+    it("syncs through the thread pool in a request phase", function()
+      fake.answer = { true, { status = 200, body = '{"success":true,"account":{"id":"a"}}' } }
+      local res = assert(client():sync_account())
+      assert.equal("a", res.account.id)
+      assert.equal("leadconduit", fake.calls[1][2]) -- the default thread_pool option
+    end)
+
+    it("returns unsupported_phase without any I/O in the log phase", function()
+      fake.phase = "log"
+      local res, err = client():sync_account()
+      assert.is_nil(res)
+      assert.equal("unsupported_phase", err.kind)
+      assert.is_false(err.retryable)
+      assert.equal(0, err.attempts)
+      assert.matches("log phase", tostring(err), 1, true)
+      assert.same({}, fake.calls)
+    end)
+
+    it("waits between retries with ngx.sleep", function()
+      fake.answer = { true, { status = 503, retry_after = "1", body = '{"error":"busy"}' } }
+      local res, err = client({ max_retries = 1 }):sync_account()
+      assert.is_nil(res)
+      assert.equal("http", err.kind)
+      assert.equal(2, err.attempts)
+      assert.same({ "sleep", 1 }, fake.calls[2])
+    end)
+  end)
+end)
+
+describe("leadconduit.worker", function()
+  it("keeps one C transport per configuration, at most 8, reusing it for the same one", function()
+    local socket = require "socket"
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:close() -- nobody listens there now: every attempt is refused at once
+    local before = worker.cached()
+    local function config(n)
+      return {
+        url = ("http://127.0.0.1:%d/account_sso_sync"):format(port), api_key = "k3y", timeout = 5,
+        connect_timeout = 5, user_agent = "spec " .. n, max_response_bytes = 1000, allow_http = true,
+      }
+    end
+    local outcome = worker.perform(config(1), nil)
+    assert.equal("network", outcome.failure)
+    assert.equal(math.min(before + 1, 8), worker.cached())
+    for n = 2, 10 do worker.perform(config(n), nil) end
+    assert.equal(8, worker.cached())
+    worker.perform(config(10), nil)
+    assert.equal(8, worker.cached())
+  end)
+end)
 
 local function skip_reason()
   if _VERSION ~= "Lua 5.4" then
@@ -24,7 +224,6 @@ describe("leadconduit inside nginx", function()
 
   local cjson = require "cjson"
   local mock = require "support.mock_server"
-  local leadconduit = require "leadconduit"
   local srv, install, bed
 
   lazy_setup(function()
