@@ -270,6 +270,10 @@ describe("leadconduit inside nginx", function()
       assert_synced(sync("/access"), "access")
     end)
 
+    it("gets gzip-encoded answers inflated", function()
+      assert_synced(sync("/sync", { path = "gzip" }), "content")
+    end)
+
     it("a timer started with ngx.timer.at syncs", function()
       assert_synced(sync("/timer"), "timer")
     end)
