@@ -54,6 +54,7 @@ function Transport:perform(query, raw)
   end
   local ok, outcome = ngx.run_worker_thread(self.pool, WORKER_MODULE, "perform", self.config, query)
   if not ok then
+    outcome = tostring(outcome)
     if TRANSIENT[outcome] then
       return { failure = "network", message = "nginx worker thread: " .. outcome }
     end
@@ -62,7 +63,7 @@ function Transport:perform(query, raw)
         .. self.pool .. " threads=16;` to the main context of nginx.conf", 2)
     end
     -- A raise inside the worker (out of memory, a broken install): raise it here too.
-    error("leadconduit: in an nginx worker thread: " .. tostring(outcome), 2)
+    error("leadconduit: in an nginx worker thread: " .. outcome, 2)
   end
   if outcome.body ~= nil and not raw then
     local value, decode_error = core.decode(outcome.body)
