@@ -23,6 +23,9 @@ endif
 # Every interpreter `make test` runs the suite under, when it is installed.
 TEST_VERSIONS ?= 5.4 5.3 5.1 jit
 
+# test-one needs pipefail.
+SHELL := /bin/bash
+
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 OPTFLAGS   ?= -O2
@@ -84,16 +87,22 @@ lint: deps
 
 # The busted suite under one interpreter: make test-one LUA_VERSION=5.1
 test-one: $(MODULE)
-	$(LUA_BIN) /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so' spec
+	@mkdir -p build/logs
+	set -o pipefail; $(LUA_BIN) /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so' \
+	  spec 2>&1 | tee build/logs/busted-$(LUA_VERSION).log
 
+# Every installed interpreter, then one closing line with the totals of all the runs.
 test: deps lint
-	@set -e; ran=; for v in $(TEST_VERSIONS); do \
+	@rm -rf build/logs; set -e; ran=; for v in $(TEST_VERSIONS); do \
 	  bin=lua$$v; [ $$v = jit ] && bin=luajit; \
 	  if command -v $$bin >/dev/null 2>&1; then \
 	    echo "== busted under $$bin"; \
 	    $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; ran="$$ran $$v"; \
 	  else echo "== $$bin not installed: skipped"; fi; \
 	done; echo "== suite passed under:$$ran"
+	@sed 's/\x1b\[[0-9;]*m//g' build/logs/busted-*.log | \
+	  awk '/ successes \/ .* failures \/ .* errors/ { p += $$1; f += $$4 + $$7 } \
+	       END { printf "%d passed, %d failed\n", p, f }'
 
 # The demo runs the library and the installed tool against the mock server.
 DEMO_PREFIX := $(abspath build/demo-$(LUA_VERSION))
