@@ -121,3 +121,57 @@ $(BENCH_LOOP): bench/curl_loop.c
 bench-request: deps $(MODULE) $(BENCH_LOOP)
 	LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) bench/request.lua $(BENCH_LOOP) $(ROUNDS) $(N)
+
+# ---- Decoder quality gates ---------------------------------------------------------------
+#   make fuzz [FUZZ_SECONDS=60]  libFuzzer (clang) on the decoder, seeded from fixtures and JSONTestSuite
+#   make bench                   every bench/*.lua, each printing ratios measured in the same run
+#   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
+#   make valgrind [VALGRIND_SPECS=spec]  decode-heavy specs (or all) under valgrind; leaks are errors
+#   make check                   test + sanitize + valgrind + a 60 s fuzz run
+FUZZ_SECONDS   ?= 60
+FUZZ_DIR       := build/fuzz
+FUZZ_BIN       := $(FUZZ_DIR)/decode_fuzz
+FUZZ_SEEDS      = spec/fixtures $(wildcard spec/fuzz/regressions) \
+                  $(wildcard $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite \
+                             $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite-transform)
+SAN_FLAGS      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_DIR       := build/asan
+VALGRIND_SPECS ?= spec/decode_spec.lua spec/conformance_spec.lua spec/decode_differential_spec.lua
+BUSTED_ARGS     = --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so'
+
+.PHONY: fuzz bench sanitize valgrind check
+
+$(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
+	mkdir -p $(FUZZ_DIR)/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
+	  $(shell $(PKG_CONFIG) --cflags lua5.4) -o $@ spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c \
+	  $(shell $(PKG_CONFIG) --libs lua5.4) -lm
+
+# New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
+# spec/fuzz/regressions/, where decode_spec.lua replays every file.
+fuzz: deps $(FUZZ_BIN)
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	  -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus $(FUZZ_SEEDS)
+
+bench: deps $(MODULE)
+	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
+	  if [ $$f = bench/request.lua ]; then $(MAKE) --no-print-directory bench-request; continue; fi; \
+	  LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' $(LUA_BIN) $$f; done
+
+# The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
+# than preloaded into /usr/bin/lua5.4: LD_PRELOAD would be inherited by the mock server's nginx.
+sanitize: deps
+	$(MAKE) --no-print-directory all LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CFLAGS='-O1 -g $(SAN_FLAGS)' \
+	  LDFLAGS='$(SAN_FLAGS)'
+	mkdir -p $(ASAN_DIR)/bin
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARNFLAGS) $(shell $(PKG_CONFIG) --cflags lua5.4) -o $(ASAN_DIR)/bin/lua5.4 \
+	  .ci/asan_lua.c $(shell $(PKG_CONFIG) --libs lua5.4)
+	PATH='$(abspath $(ASAN_DIR)/bin)':"$$PATH" ASAN_OPTIONS=detect_leaks=1 \
+	  LSAN_OPTIONS=suppressions='$(abspath .ci/lsan.supp)' UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(ASAN_DIR)/?.so' spec
+
+valgrind: deps $(MODULE)
+	valgrind -q --leak-check=full --error-exitcode=1 $(LUA_BIN) /usr/bin/busted $(BUSTED_ARGS) $(VALGRIND_SPECS)
+
+check: test sanitize valgrind fuzz

@@ -1,0 +1,48 @@
+/* decode_fuzz.c — libFuzzer target for the JSON decoder (csrc/decode.c, csrc/number.c).
+ *
+ * Feeds arbitrary bytes to lc_decode_buffer in one long-lived Lua state and
+ * checks what the contract promises: exactly one value or one error message is
+ * pushed, the message has the documented shape, and nothing else moves. The
+ * first byte picks max_depth, so the depth limit is fuzzed too. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "../../csrc/leadconduit.h"
+
+static lua_State *L;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int max_depth = LC_DEFAULT_MAX_DEPTH, top, ok;
+
+    if (L == NULL) {
+        L = luaL_newstate();
+        if (L == NULL)
+            abort();
+        luaL_newmetatable(L, LC_ARRAY_MT);
+        lua_pop(L, 1);
+    }
+    if (size > 0 && data[0] == '#') { /* "#<n>..." : a small max_depth for this input */
+        max_depth = size > 1 ? data[1] % 64 : 0;
+        data += size > 1 ? 2 : 1;
+        size -= size > 1 ? 2 : 1;
+    }
+    top = lua_gettop(L);
+    ok = lc_decode_buffer(L, (const char *)data, size, max_depth);
+    if (lua_gettop(L) != top + 1)
+        abort(); /* the stack must grow by exactly the result */
+    if (!ok) {
+        const char *msg = lua_tostring(L, -1);
+
+        if (msg == NULL || strncmp(msg, "leadconduit.decode: ", 20) != 0 || strstr(msg, " at byte ") == NULL)
+            abort();
+    }
+    lua_settop(L, top);
+    lua_gc(L, LUA_GCSTEP, 0);
+    return 0;
+}
