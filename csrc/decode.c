@@ -135,21 +135,29 @@ static void push_error(decoder *d)
                     (int)(off - line_start + 1 > INT_MAX ? INT_MAX : off - line_start + 1));
 }
 
-/* Whitespace between tokens. Compact documents have none; pretty-printed ones
- * (citm_catalog.json is 70% spaces) have long runs of indentation, eaten 8 at a time. */
+/* Whitespace between tokens. Compact documents have none (the inline check in
+ * ws() answers without a call); pretty-printed ones have runs of indentation
+ * (citm_catalog.json is 70% spaces), measured a block at a time. */
 static const uchar *skip_ws(const uchar *p, const uchar *end)
 {
     while (p < end) {
         if (*p == ' ') {
-            p++;
-            while (end - p >= 8) {
-                uint64_t v;
+#ifdef __SSE2__
+            const __m128i spaces = _mm_set1_epi8(' ');
 
-                memcpy(&v, p, 8);
-                if (v != 0x2020202020202020ULL)
+            while (end - p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, spaces));
+
+                if (mask != 0xFFFF) {
+                    p += __builtin_ctz(~mask);
                     break;
-                p += 8;
+                }
+                p += 16;
             }
+#endif
+            while (p < end && *p == ' ')
+                p++;
         } else if (*p == '\n' || *p == '\r' || *p == '\t') {
             p++;
         } else {
@@ -157,6 +165,11 @@ static const uchar *skip_ws(const uchar *p, const uchar *end)
         }
     }
     return p;
+}
+
+static inline __attribute__((always_inline)) const uchar *ws(const uchar *p, const uchar *end)
+{
+    return p < end && *p > ' ' ? p : skip_ws(p, end);
 }
 
 /* A buffer of at least `size` bytes that lives as long as the decode. */
@@ -751,7 +764,7 @@ static int parse(decoder *d, const uchar *p)
     frame *f;
 
 value:
-    p = skip_ws(p, end);
+    p = ws(p, end);
     if (p == end)
         return error_at(d, p, "unexpected end of input");
     if (!reserve(d))
@@ -760,7 +773,7 @@ value:
     case '{':
         if ((p = open_container(d, p, KIND_OBJECT)) == NULL)
             return 0;
-        p = skip_ws(p, end);
+        p = ws(p, end);
         if (p < end && *p == '}') {
             p++;
             close_object(d);
@@ -770,7 +783,7 @@ value:
     case '[':
         if ((p = open_container(d, p, KIND_ARRAY)) == NULL)
             return 0;
-        p = skip_ws(p, end);
+        p = ws(p, end);
         if (p < end && *p == ']') {
             p++;
             close_array(d);
@@ -804,7 +817,7 @@ value:
     d->top++;
 
 after_value:
-    p = skip_ws(p, end);
+    p = ws(p, end);
     if (d->depth == 0) {
         if (p != end)
             return error_at(d, p, "trailing content after the JSON value");
@@ -830,7 +843,7 @@ after_value:
     if (*p == ',') {
         if (d->top - f->base >= CHUNK)
             flush(d);
-        p = skip_ws(p + 1, end);
+        p = ws(p + 1, end);
         goto key;
     }
     if (*p == '}') {
@@ -850,7 +863,7 @@ key:
     if ((p = parse_string(d, p + 1)) == NULL)
         return 0;
     d->top++;
-    p = skip_ws(p, end);
+    p = ws(p, end);
     if (p == end)
         return error_at(d, p, "unexpected end of input");
     if (*p != ':')

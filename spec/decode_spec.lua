@@ -413,4 +413,32 @@ describe("decode", function()
       assert.are.same({ 1 }, decode("[1]"))
     end)
   end)
+
+  describe("hostile inputs", function()
+    local dir = "spec/fuzz/regressions"
+
+    local function read(name)
+      local f = assert(io.open(dir .. "/" .. name, "rb"))
+      local text = f:read("*a")
+      f:close()
+      return text
+    end
+
+    it("answers every input kept in spec/fuzz/regressions (fuzzer finds, seeds) without raising", function()
+      local p = io.popen('ls "' .. dir .. '"')
+      local n = 0
+      for name in p:lines() do
+        n = n + 1
+        local ok, value, err = pcall(decode, read(name))
+        assert(ok, name .. " raised: " .. tostring(value))
+        assert(value ~= nil or err:match("^leadconduit%.decode: .+ at byte %d+ "), name)
+      end
+      p:close()
+      assert.is_true(n >= 4)
+    end)
+
+    it("reads numbers with thousands of digits exactly", function()
+      assert.are.same({ 1.0, -1e9 }, decode(read("long_number.json")))
+    end)
+  end)
 end)
