@@ -126,7 +126,7 @@ bench-request: deps $(MODULE) $(BENCH_LOOP)
 #   make fuzz [FUZZ_SECONDS=60]  libFuzzer (clang) on the decoder, seeded from fixtures and JSONTestSuite
 #   make bench                   every bench/*.lua, each printing ratios measured in the same run
 #   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
-#   make valgrind [VALGRIND_SPECS=spec]  decode-heavy specs (or all) under valgrind; leaks are errors
+#   make valgrind [VALGRIND_SPECS=...]  the busted suite (or the given specs) under valgrind; leaks are errors
 #   make check                   test + sanitize + valgrind + a 60 s fuzz run
 FUZZ_SECONDS   ?= 60
 FUZZ_DIR       := build/fuzz
@@ -136,7 +136,7 @@ FUZZ_SEEDS      = spec/fixtures $(wildcard spec/fuzz/regressions) \
                              $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite-transform)
 SAN_FLAGS      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_DIR       := build/asan
-VALGRIND_SPECS ?= spec/decode_spec.lua spec/conformance_spec.lua spec/decode_differential_spec.lua
+VALGRIND_SPECS ?= spec
 BUSTED_ARGS     = --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so'
 
 .PHONY: fuzz bench sanitize valgrind check
