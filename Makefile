@@ -123,14 +123,16 @@ bench-request: deps $(MODULE) $(BENCH_LOOP)
 	  $(LUA_BIN) bench/request.lua $(BENCH_LOOP) $(ROUNDS) $(N)
 
 # ---- Decoder quality gates ---------------------------------------------------------------
-#   make fuzz [FUZZ_SECONDS=60]  libFuzzer (clang) on the decoder, seeded from fixtures and JSONTestSuite
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_LUA=lua5.1]  libFuzzer on the decoder, seeded from fixtures
+#                                and JSONTestSuite (lua5.1 exercises its 8000-slot C stack limit)
 #   make bench                   every bench/*.lua, each printing ratios measured in the same run
 #   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
 #   make valgrind [VALGRIND_SPECS=...]  the busted suite (or the given specs) under valgrind; leaks are errors
 #   make check                   test + sanitize + valgrind + a 60 s fuzz run
 FUZZ_SECONDS   ?= 60
 FUZZ_DIR       := build/fuzz
-FUZZ_BIN       := $(FUZZ_DIR)/decode_fuzz
+FUZZ_LUA       ?= lua5.4
+FUZZ_BIN       := $(FUZZ_DIR)/decode_fuzz-$(FUZZ_LUA)
 FUZZ_SEEDS      = spec/fixtures $(wildcard spec/fuzz/regressions) \
                   $(wildcard $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite \
                              $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite-transform)
@@ -144,8 +146,8 @@ BUSTED_ARGS     = --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so'
 $(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
 	mkdir -p $(FUZZ_DIR)/corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	  $(shell $(PKG_CONFIG) --cflags lua5.4) -o $@ spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c \
-	  $(shell $(PKG_CONFIG) --libs lua5.4) -lm
+	  $(shell $(PKG_CONFIG) --cflags $(FUZZ_LUA)) -o $@ spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c \
+	  $(shell $(PKG_CONFIG) --libs $(FUZZ_LUA)) -lm
 
 # New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
 # spec/fuzz/regressions/, where decode_spec.lua replays every file.
