@@ -186,6 +186,7 @@ local function fail(args, token)
   if args[3] == "retry-after" then
     headers["Retry-After"] = args[4] or "1"
   elseif args[3] == "retry-after-date" then
+    ngx.update_time() -- the cached clock may lag behind after an idle wait
     headers["Retry-After"] = ngx.http_time(ngx.time() + num(args[4], 1))
   end
   return json_error(status, "mock failure " .. status, headers)
