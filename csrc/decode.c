@@ -65,28 +65,31 @@ typedef struct {
     char err[96];
 } decoder;
 
-/* Byte classes inside strings: 0 = copy as is. */
+/* Byte classes inside strings. Computed, not tabled: no table to initialize
+ * at run time, so nothing is shared between threads. */
 enum { SC_PLAIN, SC_QUOTE, SC_BACKSLASH, SC_CONTROL, SC_HIGH };
-static uchar string_class[256];
-static signed char hex_value[256];
-static uchar escape_ok[256];
 
-static void init_tables(void)
+static int string_class(uchar c)
 {
-    int c;
+    if (c == '"')
+        return SC_QUOTE;
+    if (c == '\\')
+        return SC_BACKSLASH;
+    return c < 0x20 ? SC_CONTROL : c >= 0x80 ? SC_HIGH : SC_PLAIN;
+}
 
-    for (c = 0; c < 256; c++) {
-        string_class[c] = c < 0x20 ? SC_CONTROL : c >= 0x80 ? SC_HIGH : SC_PLAIN;
-        hex_value[c] = -1;
-    }
-    string_class['"'] = SC_QUOTE;
-    string_class['\\'] = SC_BACKSLASH;
-    for (c = '0'; c <= '9'; c++)
-        hex_value[c] = (signed char)(c - '0');
-    for (c = 'a'; c <= 'f'; c++)
-        hex_value[c] = hex_value[c - 'a' + 'A'] = (signed char)(c - 'a' + 10);
-    escape_ok['"'] = escape_ok['\\'] = escape_ok['/'] = escape_ok['b'] = escape_ok['f'] = 1;
-    escape_ok['n'] = escape_ok['r'] = escape_ok['t'] = escape_ok['u'] = 1;
+static int hex_value(uchar c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* ASCII lower case */
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int escape_ok(uchar c)
+{
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't' ||
+           c == 'u';
 }
 
 /* Record an error at `at`; returns NULL so callers can `return fail(...)`. */
@@ -385,7 +388,7 @@ static long hex4(const uchar *p, const uchar *end)
     if (end - p < 4)
         return -1;
     for (i = 0; i < 4; i++) {
-        int h = hex_value[p[i]];
+        int h = hex_value(p[i]);
 
         if (h < 0)
             return -1;
@@ -508,7 +511,7 @@ static const uchar *skip_plain(const uchar *p, const uchar *end)
         }
         p += 8;
     }
-    while (p < end && string_class[*p] == SC_PLAIN)
+    while (p < end && string_class(*p) == SC_PLAIN)
         p++;
     return p;
 }
@@ -525,7 +528,7 @@ static const uchar *parse_string(decoder *d, const uchar *p)
         p = skip_plain(p, end);
         if (p >= end)
             return fail(d, end, "unterminated string");
-        switch (string_class[*p]) {
+        switch (string_class(*p)) {
         case SC_PLAIN:
             p++;
             break;
@@ -540,7 +543,7 @@ static const uchar *parse_string(decoder *d, const uchar *p)
         case SC_BACKSLASH:
             if (end - p < 2)
                 return fail(d, end, "unterminated string");
-            if (!escape_ok[p[1]])
+            if (!escape_ok(p[1]))
                 return fail(d, p, "invalid escape in string");
             escaped = 1;
             p += 2;
@@ -878,15 +881,10 @@ key:
 
 int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth)
 {
-    static int tables_ready;
     frame static_frames[STATIC_FRAMES];
     decoder d;
     int bottom;
 
-    if (!tables_ready) { /* idempotent, so a race between threads is harmless */
-        init_tables();
-        tables_ready = 1;
-    }
     luaL_checkstack(L, 3 + STACK_MARGIN, "leadconduit.decode");
     bottom = lua_gettop(L);
     luaL_getmetatable(L, LC_ARRAY_MT);
