@@ -174,6 +174,8 @@ describe("leadconduit client", function()
       assert.equal("POST", request.method)
       assert.equal("Basic <API:test key>", request.headers.authorization)
       assert.equal("application/json", request.headers.accept)
+      -- An empty POST has nothing to announce: Expect: 100-continue would only add a round trip.
+      assert.is_nil(request.headers.expect)
       local version = leadconduit._VERSION:match("^leadconduit (%d+%.%d+%.%d+)$")
       assert.truthy(version, leadconduit._VERSION)
       local pattern = "^leadconduit%-lua/" .. version:gsub("%.", "%%.") .. " libcurl/%d"
