@@ -4,14 +4,13 @@
 local leadconduit = require "leadconduit"
 local mock = require "support.mock_server"
 local same_value = require "support.same_value"
+local sys = require "support.sys"
 
-local ROOT = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/spec/[^/]*$")) or "."
+local ROOT = sys.PROJECT_DIR
 local LUA_VERSION = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
 local INTERPRETER = type(jit) == "table" and "luajit" or ("lua" .. LUA_VERSION)
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = sys.quote
 
 local function read_file(path)
   local f = assert(io.open(path, "rb"))
@@ -27,12 +26,8 @@ local function write_file(path, data, mode)
   assert(os.execute("chmod " .. (mode or "600") .. " " .. shell_quote(path)))
 end
 
--- Exit status of a shell command on every Lua version.
-local function execute(command)
-  local a, _, code = os.execute(command)
-  if type(a) == "number" then return a == 0, a end
-  return a == true, code
-end
+-- ok, exit status of a shell command on every Lua version.
+local execute = sys.run
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function base64(s)

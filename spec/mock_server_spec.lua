@@ -6,18 +6,9 @@
 local cjson = require "cjson"
 local socket = require "socket"
 local mock = require "support.mock_server"
+local sys = require "support.sys"
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local read_file, q = sys.read_file, sys.quote
 
 local scratch = os.tmpname()
 
@@ -402,18 +393,9 @@ describe("the mock LeadConduit API", function()
 end)
 
 describe("the mock server's lifecycle", function()
-  -- A zombie is gone too: its parent (pid 1 of a container, for a daemon) reaps it when it likes.
-  local function alive(pid)
-    local stat = read_file("/proc/" .. pid .. "/stat")
-    return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
-  end
-
+  local alive = sys.process_alive
   local function answers(port)
-    local c = socket.tcp()
-    c:settimeout(0.5)
-    local ok = c:connect("127.0.0.1", port)
-    c:close()
-    return ok ~= nil
+    return sys.listening(port, 0.5)
   end
 
   it("runs servers side by side, and stop() ends nginx and removes its files", function()

@@ -53,6 +53,7 @@
 --   srv.refused_url              a port nobody listens on (connection refused)
 
 local socket = require "socket"
+local sys = require "support.sys"
 local cjson = require "cjson"
 
 local mock = {}
@@ -60,84 +61,14 @@ local mock = {}
 local NGINX = os.getenv("LEADCONDUIT_NGINX") or "/usr/sbin/nginx"
 local HUGE_GZIP_BYTES = 24 * 1024 * 1024
 
--- This file's directory: spec/support/ (the mock's files and the fixtures are found from it).
-local function here()
-  local source = debug.getinfo(1, "S").source:sub(2)
-  local dir = source:match("^(.*)/[^/]*$") or "."
-  if dir:sub(1, 1) ~= "/" then
-    local pwd = assert(io.popen("pwd")):read("*l")
-    dir = pwd .. "/" .. dir
-  end
-  return dir
-end
-
-local SUPPORT_DIR = here()
+local SUPPORT_DIR = sys.SUPPORT_DIR
 local MOCK_DIR = SUPPORT_DIR .. "/mock"
-local FIXTURES_DIR = SUPPORT_DIR:gsub("/support$", "") .. "/fixtures"
+local FIXTURES_DIR = sys.SPEC_DIR .. "/fixtures"
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- os.execute's result as a boolean on every Lua version (5.1 returns a number).
-local function run(command)
-  local a, _, code = os.execute(command)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (code == nil or code == 0)
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
-local function capture(command)
-  local p = assert(io.popen(command))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
--- A zombie counts as gone: a daemon's parent (pid 1 in a container) may be slow to reap it.
-local function process_alive(pid)
-  if pid == nil then return false end
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
-end
-
--- The pid of this Lua process, for the watchdog (io.open runs in-process).
-local function own_pid()
-  local stat = read_file("/proc/self/stat")
-  return stat and stat:match("^(%d+)")
-end
-
-local function free_ports(n)
-  local servers, ports = {}, {}
-  for i = 1, n do
-    servers[i] = assert(socket.bind("127.0.0.1", 0))
-    local _, port = servers[i]:getsockname()
-    ports[i] = tonumber(port)
-  end
-  for _, s in ipairs(servers) do s:close() end
-  return ports
-end
-
-local function listening(port)
-  local c = socket.tcp()
-  c:settimeout(0.2)
-  local ok = c:connect("127.0.0.1", port)
-  c:close()
-  return ok ~= nil
-end
+local shell_quote, run, capture = sys.quote, sys.run, sys.capture
+local read_file, write_file = sys.read_file, sys.write_file
+local process_alive, own_pid = sys.process_alive, sys.own_pid
+local free_ports, listening = sys.free_ports, sys.listening
 
 -- Any installed interpreter with LuaSocket runs tcp_server.lua (it need not be ours).
 local tcp_interpreter
@@ -293,9 +224,7 @@ local function start_tcp_server(srv)
 end
 
 local function fill(template, values)
-  return (template:gsub("@([A-Z_]+)@", function(name)
-    return assert(values[name], "mock_server: no value for @" .. name .. "@")
-  end))
+  return sys.fill(template, values, "mock_server")
 end
 
 local function start_nginx(srv)

@@ -10,6 +10,7 @@
 --   bed:stop()
 
 local socket = require "socket"
+local sys = require "support.sys"
 local cjson = require "cjson"
 
 local openresty = {}
@@ -17,51 +18,12 @@ local openresty = {}
 local NGINX = os.getenv("LEADCONDUIT_NGINX") or "/usr/sbin/nginx"
 local LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 
-local function here()
-  local source = debug.getinfo(1, "S").source:sub(2)
-  local dir = source:match("^(.*)/[^/]*$") or "."
-  if dir:sub(1, 1) ~= "/" then
-    dir = assert(io.popen("pwd")):read("*l") .. "/" .. dir
-  end
-  return dir
-end
-
-local SUPPORT_DIR = here()
-local SPEC_DIR = SUPPORT_DIR:gsub("/support$", "")
+local SPEC_DIR = sys.SPEC_DIR
 local NGINX_DIR = SPEC_DIR .. "/nginx"
-local PROJECT_DIR = SPEC_DIR:gsub("/spec$", "")
+local PROJECT_DIR = sys.PROJECT_DIR
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function run(command)
-  local a, _, code = os.execute(command)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (code == nil or code == 0)
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
-local function tempdir(name)
-  local p = assert(io.popen("mktemp -d /tmp/leadconduit-" .. name .. ".XXXXXXXX"))
-  local dir = p:read("*l")
-  p:close()
-  assert(dir and dir ~= "", "openresty: mktemp failed")
-  return dir
-end
+local quote, run, tempdir = sys.quote, sys.run, sys.tempdir
+local read_file, write_file = sys.read_file, sys.write_file
 
 -- true, or nil and what is missing (the spec then stays pending).
 function openresty.available()
@@ -93,23 +55,10 @@ function openresty.uninstall(prefix)
 end
 
 local function free_port()
-  local server = assert(socket.bind("127.0.0.1", 0))
-  local _, port = server:getsockname()
-  server:close()
-  return tonumber(port)
+  return sys.free_ports(1)[1]
 end
 
-local function listening(port)
-  local c = socket.tcp()
-  c:settimeout(0.2)
-  local ok = c:connect("127.0.0.1", port)
-  c:close()
-  return ok ~= nil
-end
-
-local function alive(pid)
-  return pid ~= nil and run("kill -0 " .. pid .. " 2>/dev/null")
-end
+local listening, alive = sys.listening, sys.process_alive
 
 local function urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
@@ -200,8 +149,7 @@ end
 
 -- A shell loop that stops nginx when the Lua process that started it is gone.
 local function watchdog(bed)
-  local stat = read_file("/proc/self/stat")
-  local me = stat and stat:match("^(%d+)")
+  local me = sys.own_pid()
   if not me then return end
   local script = ("while kill -0 %s 2>/dev/null && [ -d %s ]; do sleep 1; done; kill -QUIT %s 2>/dev/null")
     :format(me, quote(bed.prefix), bed.pid)
@@ -209,9 +157,7 @@ local function watchdog(bed)
 end
 
 local function fill(template, values)
-  return (template:gsub("@([%w_]+)@", function(name)
-    return tostring(assert(values[name], "openresty: no value for @" .. name .. "@"))
-  end))
+  return sys.fill(template, values, "openresty")
 end
 
 -- openresty.start{ install = prefix, base_url =, ca_file =, api_key = } -> bed. Raises with
