@@ -2,6 +2,7 @@
 -- $LEADCONDUIT_SHARED/conformance: y_ accepted, n_ rejected, i_ answered as pinned below,
 -- and the test_transform files decoded to the values we chose (documented in README.md).
 local leadconduit = require "leadconduit"
+local sys = require "support.sys"
 local decode = leadconduit.decode
 
 local shared = os.getenv("LEADCONDUIT_SHARED")
@@ -10,22 +11,11 @@ local transform_dir = shared and shared .. "/conformance/JSONTestSuite-transform
 local has_integers = math.type ~= nil
 
 local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return (assert(sys.read_file(path), "cannot read " .. path))
 end
 
 local function list(dir)
-  local names = {}
-  local p = io.popen('ls "' .. dir .. '" 2>/dev/null')
-  for name in p:lines() do
-    if name:match("%.json$") then
-      names[#names + 1] = name
-    end
-  end
-  p:close()
-  return names
+  return sys.list_files(dir, ".json")
 end
 
 local function available(dir)

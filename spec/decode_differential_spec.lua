@@ -2,27 +2,17 @@
 -- every valid document we have: the benchmark corpora, the spec fixtures and generated
 -- documents. Numbers are compared by value (cjson makes every number a float).
 local leadconduit = require "leadconduit"
+local sys = require "support.sys"
 local cjson = require "cjson"
 
 local shared = os.getenv("LEADCONDUIT_SHARED")
 
 local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return (assert(sys.read_file(path), "cannot read " .. path))
 end
 
 local function list(dir)
-  local names = {}
-  local p = io.popen('ls "' .. dir .. '" 2>/dev/null')
-  for name in p:lines() do
-    if name:match("%.json$") then
-      names[#names + 1] = name
-    end
-  end
-  p:close()
-  return names
+  return sys.list_files(dir, ".json")
 end
 
 local function same_number(a, b)

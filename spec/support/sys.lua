@@ -57,6 +57,20 @@ function sys.write_file(path, data)
   assert(f:close())
 end
 
+-- The names in dir that end with suffix (e.g. ".json"), sorted; {} when dir is missing.
+function sys.list_files(dir, suffix)
+  local names = {}
+  local p = assert(io.popen("ls " .. sys.quote(dir) .. " 2>/dev/null"))
+  for name in p:lines() do
+    if suffix == nil or name:sub(-#suffix) == suffix then
+      names[#names + 1] = name
+    end
+  end
+  p:close()
+  table.sort(names)
+  return names
+end
+
 -- A new private directory /tmp/leadconduit-<name>.XXXXXXXX.
 function sys.tempdir(name)
   local dir = sys.capture("mktemp -d /tmp/leadconduit-" .. name .. ".XXXXXXXX"):match("[^\n]+")
