@@ -91,6 +91,11 @@ test-one: $(MODULE)
 	set -o pipefail; $(LUA_BIN) /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so' \
 	  spec 2>&1 | tee build/logs/busted-$(LUA_VERSION).log
 
+# One closing line with the totals of the busted runs whose logs are given.
+totals = sed 's/\x1b\[[0-9;]*m//g' $(1) | \
+  awk '/ successes \/ .* failures \/ .* errors/ { p += $$1; f += $$4 + $$7 } \
+       END { printf "%d passed, %d failed\n", p, f }'
+
 # Every installed interpreter, then one closing line with the totals of all the runs.
 test: deps lint
 	@rm -rf build/logs; set -e; ran=; for v in $(TEST_VERSIONS); do \
@@ -100,9 +105,7 @@ test: deps lint
 	    $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; ran="$$ran $$v"; \
 	  else echo "== $$bin not installed: skipped"; fi; \
 	done; echo "== suite passed under:$$ran"
-	@sed 's/\x1b\[[0-9;]*m//g' build/logs/busted-*.log | \
-	  awk '/ successes \/ .* failures \/ .* errors/ { p += $$1; f += $$4 + $$7 } \
-	       END { printf "%d passed, %d failed\n", p, f }'
+	@$(call totals,build/logs/busted-*.log)
 
 # The demo runs the library and the installed tool against the mock server.
 DEMO_PREFIX := $(abspath build/demo-$(LUA_VERSION))
@@ -151,10 +154,13 @@ $(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
 
 # New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
 # spec/fuzz/regressions/, where decode_spec.lua replays every file.
+# libFuzzer's progress lines go to build/fuzz/fuzz.log; its last lines are shown either way.
 fuzz: deps $(FUZZ_BIN)
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	@echo "== fuzzing the decoder for $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/fuzz.log)"
+	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	  -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
-	  $(FUZZ_DIR)/corpus $(FUZZ_SEEDS)
+	  $(FUZZ_DIR)/corpus $(FUZZ_SEEDS) >$(FUZZ_DIR)/fuzz.log 2>&1; \
+	  status=$$?; tail -n 25 $(FUZZ_DIR)/fuzz.log; exit $$status
 
 bench: deps $(MODULE)
 	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
@@ -169,11 +175,17 @@ sanitize: deps
 	mkdir -p $(ASAN_DIR)/bin
 	$(CC) -O1 -g $(SAN_FLAGS) $(WARNFLAGS) $(shell $(PKG_CONFIG) --cflags lua5.4) -o $(ASAN_DIR)/bin/lua5.4 \
 	  .ci/asan_lua.c $(shell $(PKG_CONFIG) --libs lua5.4)
-	PATH='$(abspath $(ASAN_DIR)/bin)':"$$PATH" ASAN_OPTIONS=detect_leaks=1 \
+	mkdir -p build/logs
+	set -o pipefail; PATH='$(abspath $(ASAN_DIR)/bin)':"$$PATH" ASAN_OPTIONS=detect_leaks=1 \
 	  LSAN_OPTIONS=suppressions='$(abspath .ci/lsan.supp)' UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(ASAN_DIR)/?.so' spec
+	  lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(ASAN_DIR)/?.so' spec 2>&1 | \
+	  tee build/logs/sanitize.log
 
 valgrind: deps $(MODULE)
-	valgrind -q --leak-check=full --error-exitcode=1 $(LUA_BIN) /usr/bin/busted $(BUSTED_ARGS) $(VALGRIND_SPECS)
+	mkdir -p build/logs
+	set -o pipefail; valgrind -q --leak-check=full --error-exitcode=1 $(LUA_BIN) /usr/bin/busted $(BUSTED_ARGS) \
+	  $(VALGRIND_SPECS) 2>&1 | tee build/logs/valgrind.log
 
+# Everything CI runs; the closing line totals every busted run (4 interpreters, ASan, valgrind).
 check: test sanitize valgrind fuzz
+	@$(call totals,build/logs/*.log)
