@@ -93,7 +93,13 @@ local function time_curl_cli()
   return (core.monotime() - t0) / SLOW_N
 end
 
-local ratios, lua_times, c_times, luasec_times, cli_times = {}, {}, {}, {}, {}
+-- Per round: each method's time per request, and its ratio to that round's C loop.
+local methods = {
+  { name = "C libcurl loop, one handle (the limit)", times = {}, ratios = {} },
+  { name = "leadconduit sync_account (decode included)", times = {}, ratios = {} },
+  { name = "LuaSec ssl.https + cjson.decode", times = {}, ratios = {} },
+  { name = "curl command in a shell loop", times = {}, ratios = {} },
+}
 for round = 1, ROUNDS do
   local c, lua
   if round % 2 == 1 then
@@ -101,23 +107,18 @@ for round = 1, ROUNDS do
   else
     lua = time_leadconduit(); c = time_c_loop()
   end
-  ratios[#ratios + 1] = lua / c
-  lua_times[#lua_times + 1] = lua / N
-  c_times[#c_times + 1] = c / N
-  luasec_times[#luasec_times + 1] = time_luasec()
-  cli_times[#cli_times + 1] = time_curl_cli()
+  local per_request = { c / N, lua / N, time_luasec(), time_curl_cli() }
+  for i, m in ipairs(methods) do
+    m.times[round] = per_request[i]
+    m.ratios[round] = per_request[i] / per_request[1]
+  end
 end
 srv:stop()
 os.remove(header_file)
 
-local c_median = median(c_times)
-local function row(name, per_request)
-  print(("%-44s %9.1f us/request  %6.2fx the C loop"):format(name, per_request * 1e6, per_request / c_median))
-end
 print(("%d rounds of %d keep-alive requests (LuaSec and curl CLI: %d each), reference account (%s)")
   :format(ROUNDS, N, SLOW_N, _VERSION))
-row("C libcurl loop, one handle (the limit)", c_median)
-row("leadconduit sync_account (decode included)", median(lua_times))
-row("LuaSec ssl.https + cjson.decode", median(luasec_times))
-row("curl command in a shell loop", median(cli_times))
-print(("median per-round ratio leadconduit / C loop: %.3fx"):format(median(ratios)))
+print(("%-44s %12s  %s"):format("median over the rounds", "per request", "ratio to the same round's C loop"))
+for _, m in ipairs(methods) do
+  print(("%-44s %9.1f us  %8.3fx"):format(m.name, median(m.times) * 1e6, median(m.ratios)))
+end
