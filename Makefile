@@ -125,10 +125,10 @@ $(BENCH_LOOP): bench/curl_loop.c
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MOD_LIBS)
 
-.PHONY: bench-request
-bench-request: deps $(MODULE) $(BENCH_LOOP)
+.PHONY: bench-request bench-request-breakdown
+bench-request bench-request-breakdown: bench-%: deps $(MODULE) $(BENCH_LOOP)
 	LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
-	  $(LUA_BIN) bench/request.lua $(BENCH_LOOP) $(ROUNDS) $(N)
+	  $(LUA_BIN) bench/$(subst -,_,$*).lua $(BENCH_LOOP) $(ROUNDS) $(N)
 
 # ---- Decoder quality gates ---------------------------------------------------------------
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_LUA=lua5.1]  libFuzzer on the decoder, seeded from fixtures
@@ -169,7 +169,8 @@ fuzz: deps $(FUZZ_BIN)
 
 bench: deps $(MODULE)
 	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
-	  if [ $$f = bench/request.lua ]; then $(MAKE) --no-print-directory bench-request; continue; fi; \
+	  case $$f in bench/request*.lua) \
+	    $(MAKE) --no-print-directory bench-$$(basename $$f .lua | tr _ -); continue;; esac; \
 	  LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' $(LUA_BIN) $$f; done
 
 # The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
