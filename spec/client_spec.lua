@@ -554,6 +554,30 @@ describe("leadconduit client", function()
       if type(c) == "table" then walk(c) end
     end)
 
+    it("leaves no head of the key in a long server text cut short", function()
+      -- A server that quotes the key near the end of a long error text: the message is
+      -- shortened, and the cut must not keep the part of the key before it.
+      local core = require "leadconduit.core"
+      local real = core.transport
+      core.transport = function()
+        return {
+          perform = function()
+            return { status = 401, value = { error = ("x"):rep(180) .. srv.api_key .. " rejected" } }
+          end,
+          close = function() end,
+        }
+      end
+      local ok, res, err = pcall(function()
+        local c = leadconduit.new{ api_key = srv.api_key, base_url = srv.base_url, ca_file = srv.ca_file }
+        return c:sync_account()
+      end)
+      core.transport = real
+      assert.is_true(ok, tostring(res))
+      assert.is_nil(res)
+      assert.are.equal("auth", err.kind)
+      assert.is_nil(err.message:find(srv.api_key:sub(1, 8), 1, true), err.message)
+    end)
+
     it("does not quote a bad key in the option error", function()
       local bad = "s3cr3t-key with space"
       local ok, msg = pcall(leadconduit.new, { api_key = bad, base_url = srv.base_url })

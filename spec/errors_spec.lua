@@ -70,6 +70,25 @@ describe("errors.classify", function()
     assert.are.equal(200, f.status)
   end)
 
+  it("scrubs the key before shortening server text, so no head of it survives the cut", function()
+    local key = ("k"):rep(39) .. "Z"
+    for at = 150, 210 do
+      local text = ("x"):rep(at) .. key .. " and more"
+      local kind, message, f = errors.classify({ status = 500, value = { error = text } }, { key })
+      local err = errors.new(kind, message, f, { key })
+      assert.is_nil(err.message:find("kkkkk", 1, true), "key starting at byte " .. at)
+    end
+  end)
+
+  it("shortens server text on a UTF-8 character boundary", function()
+    for pad = 0, 3 do
+      local text = ("a"):rep(pad) .. ("\226\130\172"):rep(100) -- 100 euro signs, 3 bytes each
+      local _, message = classify({ status = 500, value = { error = text } })
+      assert.is_true(#message < 260)
+      assert.is_truthy(leadconduit.encode(message), "padding " .. pad)
+    end
+  end)
+
   it("keeps server text to one short line", function()
     local _, message = classify({ status = 500, value = { error = "line1\r\nline2" .. ("x"):rep(500) } })
     assert.is_nil(message:find("[\r\n]"))

@@ -87,7 +87,7 @@ function Client:sync_account(sync_opts)
   while true do
     attempts = attempts + 1
     local outcome = p.transport:perform(query)
-    local kind, message, fields = errors.classify(outcome)
+    local kind, message, fields = errors.classify(outcome, p.secrets)
     if not kind then
       return outcome.value
     end

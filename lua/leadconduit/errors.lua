@@ -16,14 +16,6 @@ local error_mt = {
 -- Server-provided text is shown to users and logged: keep it short and on one line.
 local MAX_SERVER_TEXT = 200
 
-local function one_line(text)
-  text = text:gsub("[%c]+", " ")
-  if #text > MAX_SERVER_TEXT then
-    text = text:sub(1, MAX_SERVER_TEXT) .. "..."
-  end
-  return text
-end
-
 local function replace_plain(text, secret, replacement)
   if secret == nil or secret == "" then return text end
   local out, from = {}, 1
@@ -42,6 +34,21 @@ end
 function errors.redact(text, secrets)
   for _, secret in ipairs(secrets or {}) do
     text = replace_plain(text, secret, "[REDACTED]")
+  end
+  return text
+end
+
+-- One line of at most MAX_SERVER_TEXT bytes. The secrets go first, so that the cut cannot
+-- keep the head of a key; the cut backs off to a UTF-8 character boundary, so that the
+-- message stays valid UTF-8 (encode, and JSON logs, refuse anything else).
+local function one_line(text, secrets)
+  text = errors.redact(text, secrets):gsub("[%c]+", " ")
+  if #text > MAX_SERVER_TEXT then
+    local cut = MAX_SERVER_TEXT
+    while cut > 0 and text:byte(cut + 1) >= 0x80 and text:byte(cut + 1) < 0xC0 do
+      cut = cut - 1
+    end
+    text = text:sub(1, cut) .. "..."
   end
   return text
 end
@@ -66,29 +73,29 @@ end
 local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = true }
 
 -- The `error` text of a JSON error body, when the server sent one.
-local function server_text(value)
+local function server_text(value, secrets)
   if type(value) == "table" then
     local text = value.error or value.message
     if type(text) == "string" and text ~= "" then
-      return one_line(text)
+      return one_line(text, secrets)
     end
   end
 end
 
-local function with_server_text(message, value)
-  local text = server_text(value)
+local function with_server_text(message, value, secrets)
+  local text = server_text(value, secrets)
   if text then return message .. ": " .. text end
   return message
 end
 
--- classify(outcome) -> nil when the outcome carries a valid account answer, else
--- kind, message, fields (status, retryable). A 429 is classified as retryable "http";
--- the caller renames it "rate_limited" once the retries are spent.
-function errors.classify(outcome)
+-- classify(outcome [, secrets]) -> nil when the outcome carries a valid account answer, else
+-- kind, message, fields (status, retryable). secrets: as for new(), scrubbed from the
+-- server's and libcurl's text before it is shortened.
+function errors.classify(outcome, secrets)
   local status = outcome.status
   if outcome.failure then
     local retryable = outcome.failure == "network" or outcome.failure == "timeout"
-    return outcome.failure, one_line(outcome.message or outcome.failure),
+    return outcome.failure, one_line(outcome.message or outcome.failure, secrets),
       { status = status, retryable = retryable }
   end
 
@@ -102,7 +109,8 @@ function errors.classify(outcome)
       return "api", "the response is not a JSON object", { status = status }
     end
     if value.success ~= true then
-      return "api", with_server_text("the response's success is not true", value), { status = status }
+      return "api", with_server_text("the response's success is not true", value, secrets),
+      { status = status }
     end
     if type(value.account) ~= "table" or getmetatable(value.account) == core.array_mt then
       return "api", "the response has no account object", { status = status }
@@ -111,16 +119,16 @@ function errors.classify(outcome)
   end
 
   if status == 401 or status == 403 then
-    return "auth", with_server_text("HTTP " .. status, value), { status = status }
+    return "auth", with_server_text("HTTP " .. status, value, secrets), { status = status }
   end
   if status == 429 then
-    return "rate_limited", with_server_text("HTTP 429", value), { status = status, retryable = true }
+    return "rate_limited", with_server_text("HTTP 429", value, secrets), { status = status, retryable = true }
   end
   local message = "HTTP " .. status
   if status >= 300 and status < 400 then
     message = message .. " (redirects are not followed)"
   end
-  return "http", with_server_text(message, value),
+  return "http", with_server_text(message, value, secrets),
     { status = status, retryable = RETRYABLE_STATUS[status] == true }
 end
 
