@@ -61,13 +61,22 @@ describe("errors.classify", function()
 
   it("keeps transport failures' kinds and retries network and timeout only", function()
     for failure, retryable in pairs({ network = true, timeout = true, tls = false, too_large = false }) do
-      local kind, message, f = classify({ failure = failure, message = "libcurl says" })
+      local kind, _, f = classify({ failure = failure, message = "libcurl says" })
       assert.are.equal(failure, kind)
-      assert.are.equal("libcurl says", message)
       assert.are.equal(retryable, f.retryable == true)
+    end
+    for _, failure in ipairs({ "network", "timeout", "tls" }) do
+      assert.are.equal("libcurl says", select(2, classify({ failure = failure, message = "libcurl says" })))
     end
     local _, _, f = classify({ failure = "too_large", status = 200, message = "x" })
     assert.are.equal(200, f.status)
+  end)
+
+  it("says too_large is about max_response_bytes, not libcurl's write failure", function()
+    local _, message = classify({ failure = "too_large", status = 200,
+      message = "Failure writing output to destination" })
+    assert.matches("max_response_bytes", message, 1, true)
+    assert.is_nil(message:find("Failure writing", 1, true))
   end)
 
   it("scrubs the key before shortening server text, so no head of it survives the cut", function()

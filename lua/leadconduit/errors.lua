@@ -95,6 +95,12 @@ function errors.classify(outcome, secrets)
   local status = outcome.status
   if outcome.failure then
     local retryable = outcome.failure == "network" or outcome.failure == "timeout"
+    if outcome.failure == "too_large" then
+      -- libcurl only knows that its write callback refused the data ("Failure writing
+      -- output to destination"), which reads like a local disk problem.
+      return "too_large", "the response body is larger than max_response_bytes",
+        { status = status, retryable = false }
+    end
     return outcome.failure, one_line(outcome.message or outcome.failure, secrets),
       { status = status, retryable = retryable }
   end
