@@ -83,6 +83,12 @@ describe("leadconduit.new options", function()
     raises("table of options", "not a table")
   end)
 
+  it("refuses timeouts under a millisecond, which libcurl would read as no limit", function()
+    raises("timeout", { api_key = KEY, timeout = 0.0001 })
+    raises("connect_timeout", { api_key = KEY, connect_timeout = 1e-9 })
+    assert.are.equal(0.001, settings({ timeout = 0.001 }).transport.timeout)
+  end)
+
   it("raises at the caller's line", function()
     local ok, err = pcall(function() leadconduit.new({}) end)
     assert.is_false(ok)

@@ -40,6 +40,18 @@ local function check_seconds(name, value, allow_zero)
   return value
 end
 
+-- libcurl counts timeouts in whole milliseconds and reads 0 as "no limit at all":
+-- anything that rounds to 0 ms would turn a tiny timeout into none.
+local MIN_TIMEOUT = 0.001
+
+local function check_timeout(name, value)
+  check_seconds(name, value)
+  if value < MIN_TIMEOUT then
+    fail(name .. " must be at least " .. MIN_TIMEOUT .. " seconds (1 ms)")
+  end
+  return value
+end
+
 local function check_api_key(key)
   -- Printable ASCII without spaces (0x21-0x7E): nothing that could split a header.
   if type(key) ~= "string" or key == "" or key:find("[^\33-\126]") then
@@ -156,8 +168,8 @@ function options.check(opts)
       url = url,
       api_key = api_key,
       ca_file = opts.ca_file ~= nil and check_file("ca_file", opts.ca_file) or nil,
-      timeout = check_seconds("timeout", get("timeout")),
-      connect_timeout = check_seconds("connect_timeout", get("connect_timeout")),
+      timeout = check_timeout("timeout", get("timeout")),
+      connect_timeout = check_timeout("connect_timeout", get("connect_timeout")),
       user_agent = user_agent,
       max_response_bytes = max_bytes,
       allow_http = allow_http,
