@@ -234,6 +234,34 @@ describe("leadconduit client", function()
       assert.equal("http", request.scheme)
     end)
 
+    it("never hands a plain-http request, key included, to a proxy from the environment", function()
+      -- http:// is allowed for loopback only so that the key never crosses a network in clear
+      -- text; libcurl would otherwise send the whole request to $http_proxy / $ALL_PROXY.
+      -- A child process gets those variables pointing at a socket of ours.
+      local sys = require "support.sys"
+      local proxy = assert(socket.bind("127.0.0.1", 0))
+      local _, proxy_port = proxy:getsockname()
+      local proxy_url = "http://127.0.0.1:" .. proxy_port
+      local interpreter = type(jit) == "table" and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+      local script = ([[
+        package.path, package.cpath = %q, %q
+        local c = require("leadconduit").new{ api_key = os.getenv("LC_SPEC_KEY"), base_url = %q,
+          timeout = 2, connect_timeout = 1, max_retries = 0 }
+        local res, err = c:sync_account()
+        io.write(res and res.account and res.account.name or tostring(err))
+      ]]):format(package.path, package.cpath, srv.http_url)
+      local out = sys.capture(("env -u no_proxy -u NO_PROXY LC_SPEC_KEY=%s http_proxy=%s " ..
+        "ALL_PROXY=%s all_proxy=%s %s -e %s 2>&1"):format(sys.quote(srv.api_key), proxy_url,
+        proxy_url, proxy_url, interpreter, sys.quote(script)))
+      proxy:settimeout(0)
+      local conn = proxy:accept()
+      local seen = conn and conn:receive("*l")
+      if conn then conn:close() end
+      proxy:close()
+      assert.is_nil(conn, "the proxy got a connection: " .. tostring(seen))
+      assert.equal("Acme, Inc.", out)
+    end)
+
     it("waits for a slow answer within the timeout", function()
       local res, err, took = sync(srv:url("slow/300"), { timeout = 3 })
       assert.is_nil(err)
@@ -686,6 +714,17 @@ describe("leadconduit client", function()
       assert.is_false(ok)
       assert.matches("closed", tostring(msg))
       assert.equal(1, srv:count(token).requests)
+    end)
+
+    it("says how to call sync_account when it is called with a dot instead of a colon", function()
+      local c = client()
+      for _, call in ipairs({ function() return c.sync_account() end,
+                              function() return c.sync_account{ sso_account_id = ("a"):rep(24) } end }) do
+        local ok, msg = pcall(call)
+        assert.is_false(ok)
+        assert.matches("client:sync_account", tostring(msg), 1, true)
+        assert.is_nil(tostring(msg):find("closed", 1, true), tostring(msg))
+      end
     end)
 
     -- Only Lua 5.4 has to-be-closed variables; load() keeps this file parseable elsewhere.

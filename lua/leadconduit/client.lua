@@ -59,9 +59,14 @@ end
 client_mt.__close = Client.close
 client_mt.__gc = Client.close
 
-local function open(self)
+local function open(self, method)
   local p = private[self]
   if not p then
+    if getmetatable(self) ~= client_mt then
+      -- client.sync_account() (a dot for the colon) must not read as "closed".
+      error("leadconduit: " .. method .. " must be called as client:" .. method .. "(...), got "
+        .. type(self) .. " as the client", 3)
+    end
     error("leadconduit: the client is closed", 3)
   end
   return p
@@ -69,7 +74,7 @@ end
 
 -- client:sync_account([opts]) -> decoded answer | nil, err
 function Client:sync_account(sync_opts)
-  local p = open(self)
+  local p = open(self, "sync_account")
   local query = options.query(sync_opts)
   local sleep = core.sleep
   if p.runtime then
