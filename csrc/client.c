@@ -267,6 +267,10 @@ static int transport_new(lua_State *L)
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
     SETOPT(CURLOPT_PROTOCOLS_STR, allow_http ? "http,https" : "https");
+    /* http:// is only allowed to loopback, so that the key never crosses a network in
+     * clear text: "" keeps libcurl from sending the request to $http_proxy/$ALL_PROXY. */
+    if (allow_http)
+        SETOPT(CURLOPT_PROXY, "");
     SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "https");
     SETOPT(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must never carry the key elsewhere */
     SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
