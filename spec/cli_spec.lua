@@ -440,6 +440,18 @@ describe("leadconduit command-line tool", function()
       assert.same({ "c001", "c003" }, ids(r.out))
     end)
 
+    it("--buyers never falls back to the sellers when the answer has no pending_buyers", function()
+      for _, args in ipairs({ { "pending", "--buyers" }, { "pending", "--buyers", "--expired" } }) do
+        args.url = "fixture/sellers_only"
+        local r = run(args)
+        assert.equal(0, r.status, r.err)
+        assert.equal("", r.out)
+      end
+      local r = run{ "pending", "--buyers", "--json", url = "fixture/sellers_only" }
+      assert.equal("[]\n", r.out)
+      assert.same({ "a101" }, ids(run{ "pending", url = "fixture/sellers_only" }.out))
+    end)
+
     it("prints nothing for an empty or null list", function()
       for _, name in ipairs({ "empty", "nulls", "minimal" }) do
         local r = run{ "pending", url = "fixture/" .. name }

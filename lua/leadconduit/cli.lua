@@ -272,7 +272,9 @@ end
 
 function commands.pending(res, args)
   local account = res.account
-  local list = args.buyers and account.pending_buyers or account.pending_sellers
+  -- Not `args.buyers and account.pending_buyers or ...`: a missing buyers list would list the sellers.
+  local list
+  if args.buyers then list = account.pending_buyers else list = account.pending_sellers end
   local pick = args.expired and leadconduit.expired_pending or leadconduit.active_pending
   local entries = pick(list)
   if args.json then return { json = entries } end
