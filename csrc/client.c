@@ -140,8 +140,9 @@ static const char *config_string(lua_State *L, int config, const char *key, int 
     }
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "leadconduit.transport: config.%s must be a string", key);
+    /* Left on the stack: the table need not keep it (an __index may hand out a new
+     * string), and the collector may run before transport_new has copied it. */
     s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* still referenced by the config table, which is on the stack */
     return s;
 }
 

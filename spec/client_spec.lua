@@ -774,4 +774,30 @@ describe("leadconduit client", function()
       assert.equal(true, res.success)
     end)
   end)
+
+  describe("the C transport (leadconduit.core.transport)", function()
+    it("keeps the config's strings when a proxy table hands out fresh ones", function()
+      local core = require "leadconduit.core"
+      local url = srv:url("echo") .. "/account_sso_sync"
+      local values = { url = url, api_key = srv.api_key, ca_file = srv.ca_file, timeout = 5,
+        connect_timeout = 2, max_response_bytes = 65536, user_agent = ("spec-agent/"):rep(6) }
+      local junk = {}
+      local config = setmetatable({}, { __index = function(_, key)
+        -- A collection here frees the string handed out for the previous key unless the
+        -- transport still holds it; same-sized strings then move into that memory.
+        collectgarbage("collect")
+        for i = 1, 20 do junk[#junk + 1] = ("X"):rep(#url - 3) .. ("%03d"):format(i) end
+        local v = values[key]
+        if type(v) == "string" then return (v .. " "):sub(1, -2) end -- a new string object
+        return v
+      end })
+      local t = core.transport(config)
+      local outcome = t:perform()
+      t:close()
+      assert.equal(200, outcome.status, tostring(outcome.message))
+      local request = outcome.value.request
+      assert.equal("Basic <API:test key>", request.headers.authorization)
+      assert.equal(values.user_agent, request.headers["user-agent"])
+    end)
+  end)
 end)
