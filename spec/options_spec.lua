@@ -42,7 +42,7 @@ describe("leadconduit.new options", function()
     end
     for _, url in ipairs({ "http://example.com", "http://128.0.0.1", "http://127.0.0.1.example.com",
                            "http://127.0.0.256", "http://localhost.example.com", "http://[::2]",
-                           "http://10.0.0.1" }) do
+                           "http://10.0.0.1", "http://127.0.0.08", "http://127.000.0.1" }) do
       raises("https://", { api_key = KEY, base_url = url })
     end
   end)

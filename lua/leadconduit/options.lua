@@ -66,7 +66,11 @@ local function is_loopback(host)
   local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
   if a ~= "127" then return false end
   for _, octet in ipairs({ a, b, c, d }) do
-    if #octet > 3 or tonumber(octet) > 255 then return false end
+    -- No leading zeros: "127.0.0.08" is not an address to the resolver (08 is no octal
+    -- number) but a host name that DNS may send anywhere, in clear text over http://.
+    if #octet > 3 or tonumber(octet) > 255 or (#octet > 1 and octet:sub(1, 1) == "0") then
+      return false
+    end
   end
   return true
 end
