@@ -28,6 +28,9 @@ static int core_sleep(lua_State *L)
     lua_Number seconds = luaL_checknumber(L, 1);
     struct timespec ts;
 
+    /* Converting a double beyond time_t's range (or inf, NaN) to time_t is undefined. */
+    if (!(seconds <= 86400))
+        return luaL_argerror(L, 1, "seconds must be a number of at most 86400");
     if (!(seconds > 0))
         return 0;
     ts.tv_sec = (time_t)seconds;
