@@ -79,6 +79,8 @@ describe("leadconduit.new options", function()
     raises("max_response_bytes", { api_key = KEY, max_response_bytes = 0 })
     raises("unknown option 'timout'", { api_key = KEY, timout = 3 })
     raises("ca_file", { api_key = KEY, ca_file = "/nonexistent/ca.pem" })
+    raises("ca_file", { api_key = KEY, ca_file = "/" }) -- a directory: io.open alone accepts it
+    raises("ca_file", { api_key = KEY, ca_file = "/dev/null" })
     raises("user_agent", { api_key = KEY, user_agent = "x\r\nInjected: 1" })
     raises("table of options", "not a table")
   end)

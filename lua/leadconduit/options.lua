@@ -116,10 +116,12 @@ local function check_file(name, path)
     fail(name .. " must be a file path")
   end
   local f = io.open(path, "rb")
-  if not f then
-    fail(name .. " is not a readable file: " .. path)
+  -- io.open succeeds on a directory; only reading tells, and an empty bundle trusts nothing.
+  local first = f and f:read(1)
+  if f then f:close() end
+  if not first then
+    fail(name .. " is not a readable, non-empty file: " .. path)
   end
-  f:close()
   return path
 end
 
