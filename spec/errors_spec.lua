@@ -42,6 +42,13 @@ describe("errors.classify", function()
     assert.are.equal("auth", (classify({ status = 403, decode_error = "..." })))
   end)
 
+  it("takes the server's message when its error field is null or not text", function()
+    for _, bad in ipairs({ leadconduit.null, 42, "", false }) do
+      local _, message = classify({ status = 429, value = { error = bad, message = "slow down" } })
+      assert.are.equal("HTTP 429: slow down", message)
+    end
+  end)
+
   it("retries 500, 502, 503, 504 and 429 only", function()
     for status, retryable in pairs({ [500] = true, [502] = true, [503] = true, [504] = true,
                                      [501] = false, [404] = false, [400] = false, [302] = false }) do

@@ -75,9 +75,12 @@ local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = tru
 -- The `error` text of a JSON error body, when the server sent one.
 local function server_text(value, secrets)
   if type(value) == "table" then
-    local text = value.error or value.message
-    if type(text) == "string" and text ~= "" then
-      return one_line(text, secrets)
+    -- The first of the two that is text: {"error": null, "message": "..."} still says why.
+    for _, field in ipairs({ "error", "message" }) do
+      local text = value[field]
+      if type(text) == "string" and text ~= "" then
+        return one_line(text, secrets)
+      end
     end
   end
 end
