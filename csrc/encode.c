@@ -3,6 +3,7 @@
  * The output is deterministic (object keys sorted bytewise) so that the CLI's --json is stable
  * and diffable. Values JSON cannot hold (NaN, infinities, cycles, invalid UTF-8, functions, mixed
  * tables) are returned as nil, errmsg like decode's errors; only memory exhaustion raises. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,27 +235,42 @@ static int encode_array(encoder *e, int idx, size_t n, int depth)
     return 1;
 }
 
-/* The `n` string-keyed fields of the table at idx, keys sorted bytewise. */
+/* The `n` string-keyed fields of the table at idx, keys sorted bytewise. The table may change
+ * after encode_table counted it: allocations here run the collector, which clears entries of
+ * weak tables and calls finalizers (Lua code that may add or remove keys). So at most n string
+ * keys are taken, each also stored in an anchor table (a cleared entry no longer keeps its key
+ * alive), and an entry whose value is gone by the time it is written is left out. */
 static int encode_object(encoder *e, int idx, size_t n, int depth)
 {
     lua_State *L = e->L;
     key_ref *keys;
-    size_t i = 0;
+    size_t i = 0, written = 0;
 
-    if (n > ((size_t)-1) / sizeof *keys)
+    if (n > ((size_t)-1) / sizeof *keys || n > (size_t)INT_MAX)
         luaL_error(L, "leadconduit.encode: object too large");
-    keys = lc_newuserdata(L, n * sizeof *keys); /* stack: ... keys; the table anchors the strings */
+    keys = lc_newuserdata(L, n * sizeof *keys); /* stack: ... keys */
+    lua_createtable(L, (int)n, 0);              /* stack: ... keys anchor */
     lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        keys[i].s = lua_tolstring(L, -2, &keys[i].len);
-        i++;
+    while (lua_next(L, idx) != 0) { /* nothing in this loop allocates, so the table holds still */
         lua_pop(L, 1);
+        if (i < n && lua_type(L, -1) == LUA_TSTRING) {
+            keys[i].s = lua_tolstring(L, -1, &keys[i].len);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -3, (int)++i);
+        }
     }
+    n = i;
     qsort(keys, n, sizeof *keys, compare_keys);
 
     putch(e, '{');
     for (i = 0; i < n; i++) {
-        if (i > 0)
+        lua_pushlstring(L, keys[i].s, keys[i].len);
+        lua_rawget(L, idx); /* stack: ... keys anchor value */
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (written++ > 0)
             putch(e, ',');
         newline(e, depth + 1);
         if (!encode_string(e, keys[i].s, keys[i].len))
@@ -263,16 +279,14 @@ static int encode_object(encoder *e, int idx, size_t n, int depth)
             put(e, ": ", 2);
         else
             putch(e, ':');
-        lua_pushlstring(L, keys[i].s, keys[i].len);
-        lua_rawget(L, idx); /* stack: ... keys value */
         if (!encode_value(e, lua_gettop(L), depth + 1))
             return 0;
         lua_pop(L, 1);
     }
-    if (n > 0)
+    if (written > 0)
         newline(e, depth);
     putch(e, '}');
-    lua_pop(L, 1); /* keys */
+    lua_pop(L, 2); /* keys, anchor */
     return 1;
 }
 

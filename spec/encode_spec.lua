@@ -212,6 +212,45 @@ describe("encode", function()
       fails(nest(3), "max_depth", { max_depth = 2 })
       assert.equal("1", encode(1, { max_depth = 1 }))
     end)
+
+    -- encode allocates as it goes, so the collector runs: it clears entries of weak tables and
+    -- calls finalizers, Lua code that may add keys to the object being encoded. Run in a child
+    -- process, as the failure this guards against is a crash (a write past the key buffer, or
+    -- sorting keys that were never read).
+    it("survives an object that the collector shrinks or a finalizer grows meanwhile", function()
+      local sys = require "support.sys"
+      local interpreter = type(jit) == "table" and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+      local script = ([[
+        package.path, package.cpath = %q, %q
+        local lc = require "leadconduit"
+        local function check(t)
+          local text, err = lc.encode(t)
+          assert(text, err)
+          local back = assert(lc.decode(text))
+          for k, v in pairs(back) do assert(type(k) == "string" and type(v) == "table") end
+        end
+        local target
+        local grow = { __gc = function()
+          if target then for i = 1, 50 do target["added" .. i] = {} end end
+        end }
+        for _ = 1, 100 do
+          local t = {}
+          for i = 1, 50 do t["key" .. i] = { ("v"):rep(100) } end
+          target = t
+          for _ = 1, 200 do setmetatable({}, grow) end
+          check(t)
+          target = nil
+        end
+        for round = 1, 10 do
+          local weak = setmetatable({}, { __mode = "v" })
+          for i = 1, 2000 * round do weak["key" .. i] = {} end
+          check(weak)
+        end
+        io.write("ok")
+      ]]):format(package.path, package.cpath)
+      local out = sys.capture(("%s -e %s 2>&1; echo \" exit $?\""):format(interpreter, sys.quote(script)))
+      assert.equal("ok exit 0", (out:gsub("\n", "")))
+    end)
   end)
 
   describe("values JSON cannot hold", function()
