@@ -159,13 +159,14 @@ $(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
 
 # New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
 # spec/fuzz/regressions/, where decode_spec.lua replays every file.
-# libFuzzer's progress lines go to build/fuzz/fuzz.log; its last lines are shown either way.
+# libFuzzer's progress lines go to build/fuzz/fuzz.log: its totals are shown, or its end on a failure.
 fuzz: deps $(FUZZ_BIN)
 	@echo "== fuzzing the decoder for $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/fuzz.log)"
 	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	  -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus $(FUZZ_SEEDS) >$(FUZZ_DIR)/fuzz.log 2>&1; \
-	  status=$$?; tail -n 25 $(FUZZ_DIR)/fuzz.log; exit $$status
+	  status=$$?; if [ $$status = 0 ]; then grep -E '^(Done|stat::)' $(FUZZ_DIR)/fuzz.log; \
+	  else tail -n 60 $(FUZZ_DIR)/fuzz.log; fi; exit $$status
 
 bench: deps $(MODULE)
 	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
