@@ -14,9 +14,10 @@ local DOCUMENTED_FEATURES = {
   "third_party_add_on_services", "real_time_bidding", "leadconduit_trustedform_decisions",
 }
 
--- Control characters (terminal escape sequences included) from the server never reach a terminal.
+-- Control characters (terminal escape sequences included) from the server never reach a terminal:
+-- C0 and DEL, and the C1 set in its UTF-8 form (U+0080-U+009F; U+009B is a one-character CSI).
 local function clean(s)
-  return (s:gsub("[%z\1-\31\127]", "?"))
+  return (s:gsub("[%z\1-\31\127]", "?"):gsub("\194[\128-\159]", "?"))
 end
 
 -- Columns are counted in UTF-8 code points, not bytes, so accented names stay aligned.
