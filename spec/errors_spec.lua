@@ -108,6 +108,8 @@ describe("errors.classify", function()
   it("keeps server text to one short line", function()
     local _, message = classify({ status = 500, value = { error = "line1\r\nline2" .. ("x"):rep(500) } })
     assert.is_nil(message:find("[\r\n]"))
+    _, message = classify({ status = 500, value = { error = "a\194\133b\194\155c\27[2Jd" } })
+    assert.are.equal("HTTP 500: a b c [2Jd", message) -- NEL, CSI (C1) and ESC (C0) are gone
     assert.is_true(#message < 260)
   end)
 end)

@@ -42,7 +42,8 @@ end
 -- keep the head of a key; the cut backs off to a UTF-8 character boundary, so that the
 -- message stays valid UTF-8 (encode, and JSON logs, refuse anything else).
 local function one_line(text, secrets)
-  text = errors.redact(text, secrets):gsub("[%c]+", " ")
+  -- C0 controls and DEL, and C1 ones in their UTF-8 form (U+0085 is a line break, U+009B a CSI).
+  text = errors.redact(text, secrets):gsub("[%c]+", " "):gsub("\194[\128-\159]", " ")
   if #text > MAX_SERVER_TEXT then
     local cut = MAX_SERVER_TEXT
     while cut > 0 and text:byte(cut + 1) >= 0x80 and text:byte(cut + 1) < 0xC0 do
