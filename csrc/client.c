@@ -160,9 +160,12 @@ static lua_Number config_number(lua_State *L, int config, const char *key)
 
 static long seconds_to_ms(lua_State *L, lua_Number seconds, const char *key)
 {
+    long ms;
+
     if (!(seconds > 0 && seconds <= 86400))
         luaL_error(L, "leadconduit.transport: config.%s out of range", key);
-    return (long)(seconds * 1000 + 0.5);
+    ms = (long)(seconds * 1000 + 0.5);
+    return ms > 0 ? ms : 1; /* libcurl reads 0 ms as "no limit at all" */
 }
 
 /* "Authorization: Basic " .. base64("API:" .. api_key), appended to t->headers. */

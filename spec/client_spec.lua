@@ -799,5 +799,23 @@ describe("leadconduit client", function()
       assert.equal("Basic <API:test key>", request.headers.authorization)
       assert.equal(values.user_agent, request.headers["user-agent"])
     end)
+
+    it("never turns a timeout under half a millisecond into libcurl's 0, which means no limit", function()
+      -- In a child process under timeout(1): without a limit, a server that never answers
+      -- would hold the exchange forever.
+      local sys = require "support.sys"
+      local interpreter = type(jit) == "table" and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+      local script = ([[
+        package.path, package.cpath = %q, %q
+        require "leadconduit"
+        local t = require("leadconduit.core").transport{ url = %q, api_key = %q, ca_file = %q,
+          user_agent = "spec", timeout = 0.0004, connect_timeout = 0.0004, max_response_bytes = 1024 }
+        io.write(tostring(t:perform().failure))
+      ]]):format(package.path, package.cpath, srv:url("hang") .. "/account_sso_sync", srv.api_key,
+        srv.ca_file)
+      local out = sys.capture(("timeout 10 %s -e %s 2>&1; echo \" exit $?\""):format(interpreter,
+        sys.quote(script)))
+      assert.equal("timeout exit 0", (out:gsub("\n", "")))
+    end)
   end)
 end)
