@@ -132,6 +132,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 static const char *config_string(lua_State *L, int config, const char *key, int required)
 {
     const char *s;
+    size_t len, i;
 
     lua_getfield(L, config, key);
     if (lua_isnil(L, -1) && !required) {
@@ -142,7 +143,12 @@ static const char *config_string(lua_State *L, int config, const char *key, int 
         luaL_error(L, "leadconduit.transport: config.%s must be a string", key);
     /* Left on the stack: the table need not keep it (an __index may hand out a new
      * string), and the collector may run before transport_new has copied it. */
-    s = lua_tostring(L, -1);
+    s = lua_tolstring(L, -1, &len);
+    /* options.lua checks these already; a control character here would split a
+     * header line (user_agent, the key) or truncate a C string, so refuse it again. */
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+            luaL_error(L, "leadconduit.transport: config.%s must not contain control characters", key);
     return s;
 }
 

@@ -800,6 +800,23 @@ describe("leadconduit client", function()
       assert.equal(values.user_agent, request.headers["user-agent"])
     end)
 
+    it("refuses control characters in its strings, which could split a header line", function()
+      local core = require "leadconduit.core"
+      local base = { url = srv:url("echo") .. "/account_sso_sync", api_key = srv.api_key,
+        ca_file = srv.ca_file, timeout = 5, connect_timeout = 2, max_response_bytes = 65536,
+        user_agent = "spec" }
+      for _, case in ipairs({ { "user_agent", "spec\r\nX-Injected: 1" }, { "api_key", "key\nX: y" },
+                              { "url", base.url .. "\0" }, { "ca_file", base.ca_file .. "\t" } }) do
+        local config = {}
+        for k, v in pairs(base) do config[k] = v end
+        config[case[1]] = case[2]
+        local ok, err = pcall(core.transport, config)
+        assert.is_false(ok, case[1])
+        assert.matches("config%." .. case[1] .. " must not contain control characters", err)
+        assert.is_nil(err:find(srv.api_key, 1, true))
+      end
+    end)
+
     it("never turns a timeout under half a millisecond into libcurl's 0, which means no limit", function()
       -- In a child process under timeout(1): without a limit, a server that never answers
       -- would hold the exchange forever.
