@@ -13,6 +13,22 @@ describe("retry.delay", function()
     end
   end)
 
+  it("jitters differently in every process, on every Lua (5.1 and LuaJIT do not seed math.random)", function()
+    local interpreter = type(jit) == "table" and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+    local command = interpreter .. [[ -e "package.path = 'lua/?.lua;' .. package.path ]]
+      .. [[local r = require 'leadconduit.retry' ]]
+      .. [[io.write(string.format('%.17g %.17g', r.delay(1, 1, nil, 0), r.delay(1, 1, nil, 0)))"]]
+    local seen = {}
+    for _ = 1, 3 do
+      local p = assert(io.popen(command))
+      local out = p:read("*a")
+      p:close()
+      assert.matches("^[%d.e-]+ [%d.e-]+$", out)
+      assert.is_nil(seen[out], "two processes drew the same jitter: " .. out)
+      seen[out] = true
+    end
+  end)
+
   it("never waits more than 30 seconds", function()
     assert.are.equal(30, retry.delay(20, 1, nil, 0, function() return 1 end))
     assert.are.equal(30, retry.delay(1, 0.5, "3600", 0))

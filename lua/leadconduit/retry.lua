@@ -10,6 +10,33 @@ local retry = {}
 
 retry.MAX_WAIT = 30
 
+-- Jitter is there to spread clients out, so its default source must differ between processes.
+-- math.random does on Lua 5.4, but on 5.1 and LuaJIT it starts from the same seed in every
+-- process (every cron job and nginx worker would retry in step), and reseeding it would change
+-- the caller's own sequence: retry keeps a small generator of its own.
+local function seed()
+  local s = os.time() + math.floor(os.clock() * 1e6)
+  local f = io.open("/dev/urandom", "rb")
+  if f then
+    local bytes = f:read(4)
+    f:close()
+    if bytes and #bytes == 4 then
+      local a, b, c, d = bytes:byte(1, 4)
+      s = s + ((a * 256 + b) * 256 + c) * 256 + d
+    end
+  end
+  s = s + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0) -- differs with ASLR
+  return s % 4294967296
+end
+
+local state = seed()
+
+-- A linear congruential generator mod 2^32: exact in doubles and integers alike, plenty for jitter.
+local function default_random()
+  state = (1664525 * state + 1013904223) % 4294967296
+  return state / 4294967296
+end
+
 local MONTHS = {
   Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
   Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12,
@@ -48,7 +75,7 @@ function retry.delay(attempt, base, retry_after, now, random)
   end
   local ceiling = math.min(base * 2 ^ (attempt - 1), retry.MAX_WAIT)
   -- "Equal jitter": at least half the ceiling, so waits still grow, spread over the rest.
-  return ceiling / 2 + (random or math.random)() * ceiling / 2
+  return ceiling / 2 + (random or default_random)() * ceiling / 2
 end
 
 return retry
