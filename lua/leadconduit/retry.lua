@@ -29,11 +29,13 @@ local function seed()
   return s % 4294967296
 end
 
-local state = seed()
+-- Seeded at the first draw, not at load: nginx may load the module in its master process
+-- (init_by_lua) and fork the workers from it, with the same state in each.
+local state
 
 -- A linear congruential generator mod 2^32: exact in doubles and integers alike, plenty for jitter.
 local function default_random()
-  state = (1664525 * state + 1013904223) % 4294967296
+  state = (1664525 * (state or seed()) + 1013904223) % 4294967296
   return state / 4294967296
 end
 
