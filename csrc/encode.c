@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "leadconduit.h"
+#include "number.h"
 
 /* Deeper nesting would risk the C stack (encode recurses once per level). */
 #define LC_ENCODE_DEPTH_CEILING 10000
@@ -166,6 +167,7 @@ static int encode_number(encoder *e, int idx)
     char buf[64];
     double d;
     int prec, n, i, has_point = 0;
+    locale_t c_locale, previous;
 
 #if LC_HAS_INTEGERS
     if (lc_isinteger(e->L, idx)) {
@@ -177,19 +179,22 @@ static int encode_number(encoder *e, int idx)
     d = (double)lua_tonumber(e->L, idx);
     if (isnan(d) || isinf(d))
         return fail(e, "NaN and infinity have no JSON representation");
+    /* printf and strtod follow the thread's locale, whose decimal point may not be '.':
+     * switch this thread to the C locale for the conversion (uselocale is per thread). */
+    c_locale = lc_c_locale();
+    if (c_locale == (locale_t)0)
+        return fail(e, "cannot create the C locale");
+    previous = uselocale(c_locale);
     /* The shortest %g form that reads back as the same double. */
     for (prec = 15;; prec++) {
         n = snprintf(buf, sizeof buf, "%.*g", prec, d);
         if (prec >= 17 || strtod(buf, NULL) == d)
             break;
     }
-    /* %g follows the C locale's decimal point; JSON always wants '.'. */
-    for (i = 0; i < n; i++) {
-        if (buf[i] == ',')
-            buf[i] = '.';
+    uselocale(previous);
+    for (i = 0; i < n; i++)
         if (buf[i] == '.' || buf[i] == 'e')
             has_point = 1;
-    }
     put(e, buf, (size_t)n);
 #if LC_HAS_INTEGERS
     /* Keep a float a float: decode("1.0") is a float, so encode gives back "1.0". */

@@ -148,7 +148,7 @@ int lc_number_fast(uint64_t w, int q, double *out)
     return 0;
 }
 
-double lc_number_strtod(const char *text, int *ok)
+locale_t lc_c_locale(void)
 {
     static locale_t c_locale;
     locale_t loc = __atomic_load_n(&c_locale, __ATOMIC_ACQUIRE);
@@ -156,10 +156,8 @@ double lc_number_strtod(const char *text, int *ok)
     if (loc == (locale_t)0) {
         locale_t fresh = newlocale(LC_ALL_MASK, "C", (locale_t)0), expected = (locale_t)0;
 
-        if (fresh == (locale_t)0) {
-            *ok = 0;
-            return 0.0;
-        }
+        if (fresh == (locale_t)0)
+            return (locale_t)0;
         /* Another thread may have won the race: keep its locale, free ours. */
         if (__atomic_compare_exchange_n(&c_locale, &expected, fresh, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE))
@@ -169,6 +167,13 @@ double lc_number_strtod(const char *text, int *ok)
             loc = expected;
         }
     }
-    *ok = 1;
-    return strtod_l(text, NULL, loc);
+    return loc;
+}
+
+double lc_number_strtod(const char *text, int *ok)
+{
+    locale_t loc = lc_c_locale();
+
+    *ok = loc != (locale_t)0;
+    return *ok ? strtod_l(text, NULL, loc) : 0.0;
 }

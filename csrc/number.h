@@ -5,6 +5,7 @@
 #ifndef LEADCONDUIT_NUMBER_H
 #define LEADCONDUIT_NUMBER_H
 
+#include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,10 @@
  * exactly with 64/128-bit integer arithmetic (w < 2^64, |q| <= 27, or the
  * Clinger case); returns 0 when the caller must use lc_number_strtod. */
 int lc_number_fast(uint64_t w, int q, double *out);
+
+/* The "C" locale, created once per process and shared (never freed); (locale_t)0
+ * when it cannot be created. For conversions a user's setlocale must not change. */
+locale_t lc_c_locale(void);
 
 /* Correctly rounded value of the NUL-terminated decimal text (the JSON number
  * grammar), independent of the process locale. Too large gives +-HUGE_VAL
