@@ -18,15 +18,22 @@ if not res then
 end
 
 local account = res.account
-print(("Account: %s (%s)"):format(account.name, account.id))
+
+-- JSON null arrives as leadconduit.null and a missing field as nil: show both as "-".
+local function text(value)
+  if value == nil or value == leadconduit.null then return "-" end
+  return tostring(value)
+end
+
+print(("Account: %s (%s)"):format(text(account.name), text(account.id)))
 
 local function print_pending(title, list)
   local open = leadconduit.active_pending(list)
   print(("%s: %d open, %d expired"):format(title, #open, #leadconduit.expired_pending(list)))
   for _, partner in ipairs(open) do
     local expires = partner.invitation_expires_at
-    print(("  %-26s %-30s %s"):format(partner.id, partner.name,
-      expires == leadconduit.null and "no expiry" or tostring(expires or "no expiry")))
+    if expires == nil or expires == leadconduit.null then expires = "no expiry" end
+    print(("  %-26s %-30s %s"):format(text(partner.id), text(partner.name), text(expires)))
   end
 end
 print_pending("Pending sellers", account.pending_sellers)

@@ -452,6 +452,15 @@ describe("leadconduit command-line tool", function()
       assert.same({ "a101" }, ids(run{ "pending", url = "fixture/sellers_only" }.out))
     end)
 
+    it("fails with exit 5 and says why when the answer has no JSON form (1e400 decodes to inf)", function()
+      local r = run{ "sync", "--json", url = "fixture/huge_number" }
+      assert.equal(5, r.status)
+      assert.equal("", r.out)
+      assert.matches("^leadconduit: the answer cannot be printed as JSON: ", r.err)
+      assert.is_nil(r.err:find("internal error", 1, true))
+      assert.equal(0, run{ "sync", url = "fixture/huge_number" }.status)
+    end)
+
     it("prints nothing for an empty or null list", function()
       for _, name in ipairs({ "empty", "nulls", "minimal" }) do
         local r = run{ "pending", url = "fixture/" .. name }

@@ -61,9 +61,13 @@ describe("errors.classify", function()
     assert.is_true(f.retryable)
   end)
 
-  it("says that redirects are not followed", function()
-    local _, message = classify({ status = 302 })
-    assert.matches("redirects are not followed", message)
+  it("says that redirects are not followed, for redirects only", function()
+    for _, status in ipairs({ 301, 302, 303, 307, 308 }) do
+      local _, message = classify({ status = status })
+      assert.matches("redirects are not followed", message)
+    end
+    local _, message = classify({ status = 304 })
+    assert.are.equal("HTTP 304", message)
   end)
 
   it("keeps transport failures' kinds and retries network and timeout only", function()

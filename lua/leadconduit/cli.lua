@@ -332,7 +332,11 @@ local function run(argv, out)
     fail(EXIT.failure, "unexpected answer: " .. tostring(result))
   end
   if result.json ~= nil then
-    out.json = output.json(result.json) .. "\n"
+    local printed, text = pcall(output.json, result.json)
+    if not printed then
+      fail(EXIT.failure, "the answer cannot be printed as JSON: " .. tostring(text))
+    end
+    out.json = text .. "\n"
   elseif #result.lines > 0 then
     out.text = table.concat(result.lines, "\n") .. "\n"
   end

@@ -72,6 +72,7 @@ function errors.is_error(value)
 end
 
 local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = true }
+local REDIRECT_STATUS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 -- The `error` text of a JSON error body, when the server sent one.
 local function server_text(value, secrets)
@@ -135,7 +136,7 @@ function errors.classify(outcome, secrets)
     return "rate_limited", with_server_text("HTTP 429", value, secrets), { status = status, retryable = true }
   end
   local message = "HTTP " .. status
-  if status >= 300 and status < 400 then
+  if REDIRECT_STATUS[status] then
     message = message .. " (redirects are not followed)"
   end
   return "http", with_server_text(message, value, secrets),
