@@ -50,7 +50,7 @@ BIN_DIR   = $(DESTDIR)$(PREFIX)/bin
 SHARED ?= ../shared
 export LEADCONDUIT_SHARED ?= $(abspath $(SHARED))
 
-.PHONY: all install uninstall clean deps lint test test-one demo
+.PHONY: all install uninstall clean deps deps-demo deps-test deps-check lint test test-one demo
 
 all: $(MODULE)
 
@@ -79,12 +79,14 @@ clean:
 	rm -rf build
 
 # Installs missing Debian packages when run as root on Debian; otherwise says what is missing.
-deps:
-	@sh .ci/install-deps
+# Each target asks for the set it needs (.ci/install-deps): demo < test < check.
+deps: deps-check
+deps-demo deps-test deps-check: deps-%:
+	@sh .ci/install-deps $*
 
 # luacheck on every Lua file and cppcheck on the C. (.clang-format describes the C layout for
 # editors; it is not enforced, as clang-format 14 would reflow hand-aligned tables and cases.)
-lint: deps
+lint: deps-test
 	luacheck lua spec bench bin/leadconduit examples
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c99 \
 	  --suppress=missingIncludeSystem --suppress=toomanyconfigs -I csrc $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PKG)) \
@@ -102,7 +104,7 @@ totals = sed 's/\x1b\[[0-9;]*m//g' $(1) | \
        END { printf "%d passed, %d failed\n", p, f }'
 
 # Every installed interpreter, then one closing line with the totals of all the runs.
-test: deps lint
+test: deps-test lint
 	@rm -rf build/logs; set -e; ran=; for v in $(TEST_VERSIONS); do \
 	  bin=lua$$v; [ $$v = jit ] && bin=luajit; \
 	  if command -v $$bin >/dev/null 2>&1; then \
@@ -114,7 +116,7 @@ test: deps lint
 
 # The demo runs the library and the installed tool against the mock server.
 DEMO_PREFIX := $(abspath build/demo-$(LUA_VERSION))
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX) >/dev/null
 	LEADCONDUIT_PREFIX=$(DEMO_PREFIX) LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) examples/demo.lua
@@ -126,7 +128,7 @@ $(BENCH_LOOP): bench/curl_loop.c
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MOD_LIBS)
 
 .PHONY: bench-request bench-request-breakdown
-bench-request bench-request-breakdown: bench-%: deps $(MODULE) $(BENCH_LOOP)
+bench-request bench-request-breakdown: bench-%: deps-test $(MODULE) $(BENCH_LOOP)
 	LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) bench/$(subst -,_,$*).lua $(BENCH_LOOP) $(ROUNDS) $(N)
 
@@ -160,7 +162,7 @@ $(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
 # New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
 # spec/fuzz/regressions/, where decode_spec.lua replays every file.
 # libFuzzer's progress lines go to build/fuzz/fuzz.log: its totals are shown, or its end on a failure.
-fuzz: deps $(FUZZ_BIN)
+fuzz: deps-check $(FUZZ_BIN)
 	@echo "== fuzzing the decoder for $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/fuzz.log)"
 	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	  -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
@@ -168,7 +170,7 @@ fuzz: deps $(FUZZ_BIN)
 	  status=$$?; if [ $$status = 0 ]; then grep -E '^(Done|stat::)' $(FUZZ_DIR)/fuzz.log; \
 	  else tail -n 60 $(FUZZ_DIR)/fuzz.log; fi; exit $$status
 
-bench: deps $(MODULE)
+bench: deps-test $(MODULE)
 	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
 	  case $$f in bench/request*.lua) \
 	    $(MAKE) --no-print-directory bench-$$(basename $$f .lua | tr _ -); continue;; esac; \
@@ -176,7 +178,7 @@ bench: deps $(MODULE)
 
 # The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
 # than preloaded into /usr/bin/lua5.4: LD_PRELOAD would be inherited by the mock server's nginx.
-sanitize: deps
+sanitize: deps-check
 	$(MAKE) --no-print-directory all LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CFLAGS='-O1 -g $(SAN_FLAGS)' \
 	  LDFLAGS='$(SAN_FLAGS)'
 	mkdir -p $(ASAN_DIR)/bin
@@ -188,7 +190,7 @@ sanitize: deps
 	  lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(ASAN_DIR)/?.so' spec 2>&1 | \
 	  tee build/logs/sanitize.log
 
-valgrind: deps $(MODULE)
+valgrind: deps-check $(MODULE)
 	mkdir -p build/logs
 	set -o pipefail; valgrind -q --leak-check=full --error-exitcode=1 $(LUA_BIN) /usr/bin/busted $(BUSTED_ARGS) \
 	  $(VALGRIND_SPECS) 2>&1 | tee build/logs/valgrind.log
