@@ -12,12 +12,7 @@ local INTERPRETER = type(jit) == "table" and "luajit" or ("lua" .. LUA_VERSION)
 
 local shell_quote = sys.quote
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("*a")
-  f:close()
-  return data
-end
+local read_file = sys.slurp
 
 local function write_file(path, data, mode)
   local f = assert(io.open(path, "wb"))

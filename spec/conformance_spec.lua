@@ -10,9 +10,7 @@ local suite_dir = shared and shared .. "/conformance/JSONTestSuite"
 local transform_dir = shared and shared .. "/conformance/JSONTestSuite-transform"
 local has_integers = math.type ~= nil
 
-local function read(path)
-  return (assert(sys.read_file(path), "cannot read " .. path))
-end
+local read = sys.slurp
 
 local function list(dir)
   return sys.list_files(dir, ".json")

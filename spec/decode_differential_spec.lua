@@ -3,13 +3,12 @@
 -- documents. Numbers are compared by value (cjson makes every number a float).
 local leadconduit = require "leadconduit"
 local sys = require "support.sys"
+local park_miller = require "support.park_miller"
 local cjson = require "cjson"
 
 local shared = os.getenv("LEADCONDUIT_SHARED")
 
-local function read(path)
-  return (assert(sys.read_file(path), "cannot read " .. path))
-end
+local read = sys.slurp
 
 local function list(dir)
   return sys.list_files(dir, ".json")
@@ -66,10 +65,7 @@ end
 -- A deterministic generator of valid JSON: nested containers, escapes, unicode, every
 -- number shape; the same documents on every interpreter.
 local function generator(seed)
-  local function rand(n)
-    seed = (seed * 16807) % 2147483647 -- Park-Miller: exact in doubles too (Lua 5.1)
-    return seed % n
-  end
+  local rand, digits = park_miller.new(seed)
   local pieces = {
     "plain", "caf\195\169", "\230\151\165\230\156\172\232\170\158", "\240\159\152\128",
     "\\n", "\\t", '\\"',
@@ -81,13 +77,6 @@ local function generator(seed)
       t[i] = pieces[rand(#pieces) + 1]
     end
     return '"' .. table.concat(t) .. '"'
-  end
-  local function digits(n)
-    local t = {}
-    for i = 1, n do
-      t[i] = tostring(rand(10))
-    end
-    return table.concat(t)
   end
   local function num()
     local int = rand(5) == 0 and "0" or tostring(rand(9) + 1) .. digits(rand(20))

@@ -1,5 +1,6 @@
 -- Specs for leadconduit.decode (csrc/decode.c, csrc/number.c): JSON text to Lua values.
 local leadconduit = require "leadconduit"
+local park_miller = require "support.park_miller"
 local decode = leadconduit.decode
 
 -- Lua 5.3+ has integers; 5.1 and LuaJIT only doubles.
@@ -178,18 +179,7 @@ describe("decode", function()
     end)
 
     it("rounds random decimal literals exactly like tonumber", function()
-      local seed = 12345
-      local function rand(n) -- a small LCG: same cases on every interpreter
-        seed = (seed * 16807) % 2147483647 -- exact in doubles too (Lua 5.1)
-        return seed % n
-      end
-      local function digits(n)
-        local t = {}
-        for i = 1, n do
-          t[i] = tostring(rand(10))
-        end
-        return table.concat(t)
-      end
+      local rand, digits = park_miller.new(12345) -- the same cases on every interpreter
       for _ = 1, 20000 do
         local s = tostring(rand(9) + 1) .. digits(rand(18)) .. "." .. digits(rand(20) + 1)
         if rand(2) == 1 then

@@ -51,6 +51,11 @@ function sys.read_file(path)
   return data
 end
 
+-- slurp(path) -> contents; raises when the file cannot be read
+function sys.slurp(path)
+  return (assert(sys.read_file(path), "cannot read " .. path))
+end
+
 function sys.write_file(path, data)
   local f = assert(io.open(path, "wb"))
   assert(f:write(data))
