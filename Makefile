@@ -127,10 +127,15 @@ $(BENCH_LOOP): bench/curl_loop.c
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MOD_LIBS)
 
-.PHONY: bench-request bench-request-breakdown
+# The benchmarks reach the module, the spec support (mock server, sys) and bench/stats.lua.
+BENCH_ENV = LUA_PATH='lua/?.lua;spec/?.lua;bench/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;'
+
+.PHONY: bench-decode bench-request bench-request-breakdown
 bench-request bench-request-breakdown: bench-%: deps-test $(MODULE) $(BENCH_LOOP)
-	LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
-	  $(LUA_BIN) bench/$(subst -,_,$*).lua $(BENCH_LOOP) $(ROUNDS) $(N)
+	$(BENCH_ENV) $(LUA_BIN) bench/$(subst -,_,$*).lua $(BENCH_LOOP) $(ROUNDS) $(N)
+
+bench-decode: deps-test $(MODULE)
+	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)
 
 # ---- Decoder quality gates ---------------------------------------------------------------
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_LUA=lua5.1]  libFuzzer on the decoder, seeded from fixtures
@@ -170,11 +175,7 @@ fuzz: deps-check $(FUZZ_BIN)
 	  status=$$?; if [ $$status = 0 ]; then grep -E '^(Done|stat::)' $(FUZZ_DIR)/fuzz.log; \
 	  else tail -n 60 $(FUZZ_DIR)/fuzz.log; fi; exit $$status
 
-bench: deps-test $(MODULE)
-	@set -e; for f in $(wildcard bench/*.lua); do echo "== $$f"; \
-	  case $$f in bench/request*.lua) \
-	    $(MAKE) --no-print-directory bench-$$(basename $$f .lua | tr _ -); continue;; esac; \
-	  LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' $(LUA_BIN) $$f; done
+bench: bench-decode bench-request bench-request-breakdown
 
 # The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
 # than preloaded into /usr/bin/lua5.4: LD_PRELOAD would be inherited by the mock server's nginx.

@@ -2,7 +2,7 @@
 --
 -- Alternates the two decoders on each file of $LEADCONDUIT_SHARED/bench-data and prints the
 -- median CPU time per decode and the ratio cjson / leadconduit (above 1 = leadconduit faster).
--- Run: make bench   (or: lua5.4 bench/decode.lua [rounds], with package paths set as in make bench)
+-- Run: make bench-decode [ROUNDS=21]   (the Makefile sets the package paths and LEADCONDUIT_SHARED)
 local leadconduit = require "leadconduit"
 local cjson = require "cjson"
 
@@ -11,18 +11,8 @@ local data_dir = os.getenv("LEADCONDUIT_BENCH_DATA") or (shared .. "/bench-data"
 local rounds = tonumber(arg and arg[1]) or 15
 local files = { "account", "twitter", "citm_catalog", "canada" }
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) / 2] or (t[n / 2] + t[n / 2 + 1]) / 2
-end
+local read = require("support.sys").slurp
+local median = require("stats").median
 
 -- CPU seconds per call of decode(text), averaged over enough calls to take ~50 ms.
 local function time_per_call(decode, text, calls)

@@ -16,14 +16,7 @@ local ROUNDS = tonumber(arg[2]) or 11
 local N = tonumber(arg[3]) or 200
 local SLOW_N = math.max(5, math.floor(N / 10)) -- one handshake (and process) per request
 
-local function median(list)
-  local sorted = {}
-  for i, v in ipairs(list) do sorted[i] = v end
-  table.sort(sorted)
-  local mid = math.floor(#sorted / 2)
-  if #sorted % 2 == 1 then return sorted[mid + 1] end
-  return (sorted[mid] + sorted[mid + 1]) / 2
-end
+local median = require("stats").median
 
 local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"

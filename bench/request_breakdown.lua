@@ -11,10 +11,7 @@ local mock = require "support.mock_server"
 local curl_loop = arg[1] or "build/bench/curl_loop"
 local ROUNDS, N = tonumber(arg[2]) or 9, tonumber(arg[3]) or 500
 
-local function median(list)
-  table.sort(list)
-  return list[math.ceil(#list / 2)]
-end
+local median = require("stats").median
 
 local srv = mock.start()
 local url = srv.base_url .. "/account_sso_sync"
