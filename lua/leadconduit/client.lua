@@ -111,7 +111,6 @@ local function new(opts)
     error(settings, 2)
   end
   local config = settings.transport
-  config.thread_pool = settings.thread_pool
   local self = setmetatable({}, client_mt)
   private[self] = {
     base_url = settings.base_url,

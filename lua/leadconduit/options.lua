@@ -168,8 +168,8 @@ function options.check(opts)
     base_url = base_url:gsub("/+$", ""),
     max_retries = max_retries,
     retry_delay = check_seconds("retry_delay", get("retry_delay"), true),
-    thread_pool = thread_pool,
-    -- What a transport needs; the C transport reads exactly these fields.
+    -- What a transport needs: the C transport reads all but thread_pool, which names the
+    -- nginx thread pool the OpenResty transport runs it in.
     transport = {
       url = url,
       api_key = api_key,
@@ -179,6 +179,7 @@ function options.check(opts)
       user_agent = user_agent,
       max_response_bytes = max_bytes,
       allow_http = allow_http,
+      thread_pool = thread_pool,
     },
   }
 end
