@@ -1,19 +1,19 @@
-/* decode.c — strict RFC 8259 JSON text to Lua values, built in place.
+/* decode.c — strict RFC 8259 JSON text to Lua values, built in place: the grammar, the Lua
+ * stack, strings and their escapes.
  *
- * An iterative parser (no C recursion, so nesting depth cannot overflow the C
- * stack): each open container collects its items on the Lua stack above a
- * placeholder slot and becomes a table presized with the exact counts when it
- * closes. Number arithmetic lives in number.c; the public API in leadconduit.h. */
+ * An iterative parser (no C recursion, so nesting depth cannot overflow the C stack): each open
+ * container collects its items on the Lua stack above a placeholder slot and becomes a table
+ * presized with the exact counts when it closes. The byte scanners are in scan.h, the number
+ * literals in number.c, UTF-8 validity in utf8.h. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "leadconduit.h"
 #include "number.h"
+#include "scan.h"
+#include "utf8.h"
 
 typedef unsigned char uchar;
 
@@ -23,7 +23,7 @@ enum { KIND_ARRAY, KIND_OBJECT };
  * container is flushed early, then its table; pending items sit above it. */
 typedef struct {
     int base;
-    int count;     /* array items already stored in the table */
+    int count; /* array items already stored in the table */
     int kind;
     int has_table;
 } frame;
@@ -64,19 +64,6 @@ typedef struct {
     const uchar *err_at;
     char err[96];
 } decoder;
-
-/* Byte classes inside strings. Computed, not tabled: no table to initialize
- * at run time, so nothing is shared between threads. */
-enum { SC_PLAIN, SC_QUOTE, SC_BACKSLASH, SC_CONTROL, SC_HIGH };
-
-static int string_class(uchar c)
-{
-    if (c == '"')
-        return SC_QUOTE;
-    if (c == '\\')
-        return SC_BACKSLASH;
-    return c < 0x20 ? SC_CONTROL : c >= 0x80 ? SC_HIGH : SC_PLAIN;
-}
 
 static int hex_value(uchar c)
 {
@@ -138,43 +125,6 @@ static void push_error(decoder *d)
                     (int)(off - line_start + 1 > INT_MAX ? INT_MAX : off - line_start + 1));
 }
 
-/* Whitespace between tokens. Compact documents have none (the inline check in
- * ws() answers without a call); pretty-printed ones have runs of indentation
- * (citm_catalog.json is 70% spaces), measured a block at a time. */
-static const uchar *skip_ws(const uchar *p, const uchar *end)
-{
-    while (p < end) {
-        if (*p == ' ') {
-#ifdef __SSE2__
-            const __m128i spaces = _mm_set1_epi8(' ');
-
-            while (end - p >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-                unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, spaces));
-
-                if (mask != 0xFFFF) {
-                    p += __builtin_ctz(~mask);
-                    break;
-                }
-                p += 16;
-            }
-#endif
-            while (p < end && *p == ' ')
-                p++;
-        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
-            p++;
-        } else {
-            break;
-        }
-    }
-    return p;
-}
-
-static inline __attribute__((always_inline)) const uchar *ws(const uchar *p, const uchar *end)
-{
-    return p < end && *p > ' ' ? p : skip_ws(p, end);
-}
-
 /* A buffer of at least `size` bytes that lives as long as the decode. */
 static char *scratch(decoder *d, size_t size)
 {
@@ -185,7 +135,7 @@ static char *scratch(decoder *d, size_t size)
             cap = size;
         if (cap < 256)
             cap = 256;
-        d->scratch = lua_newuserdata(d->L, cap); /* uses the margin slot */
+        d->scratch = lc_newuserdata(d->L, cap); /* uses the margin slot */
         lua_replace(d->L, d->scratch_slot);
         d->scratch_cap = cap;
     }
@@ -278,7 +228,7 @@ static int grow_frames(decoder *d)
 
     if (cap > d->max_depth + 1)
         cap = d->max_depth + 1;
-    nf = lua_newuserdata(d->L, (size_t)cap * sizeof *nf); /* uses the margin slot */
+    nf = lc_newuserdata(d->L, (size_t)cap * sizeof *nf); /* uses the margin slot */
     memcpy(nf, d->frames, (size_t)d->depth * sizeof *nf);
     lua_replace(d->L, d->frames_slot);
     d->frames = nf;
@@ -357,28 +307,6 @@ static void close_object(decoder *d)
 }
 
 /* ---- strings --------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence starting with a byte >= 0x80, or 0. */
-static int utf8_length(const uchar *p, const uchar *end)
-{
-    uchar c = p[0];
-    ptrdiff_t avail = end - p;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF; /* no overlong, no surrogates */
-        return avail >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF; /* no overlong, <= U+10FFFF */
-        return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-                       (p[3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
 
 static long hex4(const uchar *p, const uchar *end)
 {
@@ -469,53 +397,6 @@ static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
     return e;
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Skip to the first byte of [p, end) that needs a look: < 0x20, '"', '\\' or
- * >= 0x80, or to `end`. Whole blocks are tested at once and the position of the
- * first special byte comes from its bit in the mask, not from a byte loop. */
-static const uchar *skip_plain(const uchar *p, const uchar *end)
-{
-#ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                   _mm_cmplt_epi8(v, space));
-        int mask = _mm_movemask_epi8(hit);
-
-        if (mask != 0)
-            return p + __builtin_ctz((unsigned)mask);
-        p += 16;
-    }
-#endif
-    while (end - p >= 8) {
-        uint64_t v, quote, bslash, mask;
-
-        memcpy(&v, p, 8);
-        quote = v ^ (ONES * '"');
-        bslash = v ^ (ONES * '\\');
-        /* exact for the lowest flagged byte, which is all we use (little-endian) */
-        mask = (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | v) &
-               HIGHS;
-        if (mask != 0) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            return p + (__builtin_ctzll(mask) >> 3);
-#else
-            return p;
-#endif
-        }
-        p += 8;
-    }
-    while (p < end && string_class(*p) == SC_PLAIN)
-        p++;
-    return p;
-}
-
 /* p points after the opening quote; pushes the string, returns past the closing quote. */
 static const uchar *parse_string(decoder *d, const uchar *p)
 {
@@ -525,14 +406,12 @@ static const uchar *parse_string(decoder *d, const uchar *p)
     for (;;) {
         int n;
 
-        p = skip_plain(p, end);
+        p = lc_skip_plain(p, end);
         if (p >= end)
             return fail(d, end, "unterminated string");
-        switch (string_class(*p)) {
-        case SC_PLAIN:
-            p++;
-            break;
-        case SC_QUOTE:
+        switch (lc_string_class(*p)) {
+        case LC_PLAIN: p++; break;
+        case LC_QUOTE:
             if (escaped) {
                 if (push_unescaped(d, s, p) == NULL)
                     return NULL;
@@ -540,7 +419,7 @@ static const uchar *parse_string(decoder *d, const uchar *p)
                 lua_pushlstring(d->L, (const char *)s, (size_t)(p - s));
             }
             return p + 1;
-        case SC_BACKSLASH:
+        case LC_BACKSLASH:
             if (end - p < 2)
                 return fail(d, end, "unterminated string");
             if (!escape_ok(p[1]))
@@ -548,11 +427,10 @@ static const uchar *parse_string(decoder *d, const uchar *p)
             escaped = 1;
             p += 2;
             break;
-        case SC_CONTROL:
-            return fail(d, p, "unescaped control character in string");
+        case LC_CONTROL: return fail(d, p, "unescaped control character in string");
         default: /* non-ASCII text tends to come in runs: stay here for the run */
             do {
-                n = utf8_length(p, end);
+                n = lc_utf8_length(p, end);
                 if (n == 0)
                     return fail(d, p, "invalid UTF-8 in string");
                 p += n;
@@ -562,189 +440,27 @@ static const uchar *parse_string(decoder *d, const uchar *p)
     }
 }
 
-/* ---- numbers --------------------------------------------------------------- */
+/* ---- numbers ------------------------------------------------------------------------------ */
 
-/* Small hot helpers of the number parser that -O2 would otherwise call. */
-#define LC_INLINE static inline __attribute__((always_inline))
-
-#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
-
-/* Significant digits kept exactly; more are rare and go to strtod. */
-#define MAX_DIGITS 19
-
-static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
-    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
-    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
-    1000000000000000000ULL, 10000000000000000000ULL,
-};
-
-LC_INLINE int eight_digits_at(const uchar *p)
+/* Push the number literal at p (number.c reads it); returns the byte after it. */
+static const uchar *push_number(decoder *d, const uchar *p)
 {
-    uint64_t v;
+    lc_number n;
 
-    memcpy(&v, p, 8);
-    return ((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
-           0x3333333333333333ULL;
-}
-
-/* Value of 8 ASCII digits, combined pairwise in one register (little-endian). */
-LC_INLINE uint64_t eight_digits(const uchar *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v -= ONES * '0';
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
-    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
-    return v;
-#else
-    {
-        uint64_t r = 0;
-        int i;
-
-        for (i = 0; i < 8; i++)
-            r = r * 10 + (uint64_t)(p[i] - '0');
-        return r;
+    p = lc_number_parse(p, d->end, &n);
+    if (p == NULL) {
+        if (n.out_of_memory)
+            luaL_error(d->L, "leadconduit.decode: %s", n.error);
+        return fail(d, n.error_at, n.error);
     }
-#endif
-}
-
-LC_INLINE const uchar *digits_end(const uchar *p, const uchar *end)
-{
-    while (end - p >= 8 && eight_digits_at(p))
-        p += 8;
-    while (p < end && IS_DIGIT(*p))
-        p++;
-    return p;
-}
-
-/* Value of n <= MAX_DIGITS digits. */
-LC_INLINE uint64_t digits_value(const uchar *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (; n >= 8; n -= 8, p += 8)
-        v = v * 100000000 + eight_digits(p);
-    for (; n > 0; n--, p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
-static int nonzero_digit(const uchar *p, const uchar *e)
-{
-    for (; p < e; p++)
-        if (*p != '0')
-            return 1;
-    return 0;
-}
-
-/* The grammar -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? read as w * 10^q,
- * w holding the first MAX_DIGITS significant digits (`dropped` says whether a
- * nonzero digit did not fit). Pushes an integer or a correctly rounded float. */
-static const uchar *parse_number(decoder *d, const uchar *p)
-{
-    const uchar *s = p, *end = d->end, *ds;
-    uint64_t w;
-    long q = 0;
-    int neg = 0, nd, dropped = 0, is_int = 1;
-    size_t n;
-    double v;
-
-    if (*p == '-') {
-        neg = 1;
-        if (++p == end)
-            return fail(d, p, "unexpected end of input in number");
-    }
-    ds = p;
-    if (*p == '0')
-        p++;
-    else if (IS_DIGIT(*p))
-        p = digits_end(p + 1, end);
-    else
-        return fail(d, p, "invalid number");
-    n = (size_t)(p - ds);
-    if (n <= MAX_DIGITS) {
-        w = digits_value(ds, n);
-        nd = w == 0 ? 0 : (int)n;
-    } else {
-        w = digits_value(ds, MAX_DIGITS);
-        nd = MAX_DIGITS;
-        q = (long)(n - MAX_DIGITS);
-        dropped = nonzero_digit(ds + MAX_DIGITS, p);
-    }
-    if (p < end && *p == '.') {
-        const uchar *fs = ++p, *fe;
-        size_t take;
-
-        is_int = 0;
-        if (p == end || !IS_DIGIT(*p))
-            return p == end ? fail(d, p, "unexpected end of input in number")
-                            : fail(d, p, "invalid number: digit expected after '.'");
-        fe = p = digits_end(p + 1, end);
-        if (w == 0) { /* leading zeros of 0.000123 are not significant */
-            while (fs < fe && *fs == '0')
-                fs++;
-            q -= fe - fs == 0 ? 0 : (long)(fs - (ds + n + 1));
-        }
-        take = (size_t)(fe - fs);
-        if (take > (size_t)(MAX_DIGITS - nd))
-            take = (size_t)(MAX_DIGITS - nd);
-        if (take > 0) {
-            w = w * pow10_u64[take] + digits_value(fs, take);
-            nd += (int)take;
-            q -= (long)take;
-        }
-        dropped |= nonzero_digit(fs + take, fe);
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        int eneg = 0;
-        long e = 0;
-
-        is_int = 0;
-        if (++p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        if (p == end || !IS_DIGIT(*p))
-            return p == end ? fail(d, p, "unexpected end of input in number")
-                            : fail(d, p, "invalid number: digit expected in exponent");
-        do {
-            if (e < 100000) /* beyond that the value is 0 or inf anyway */
-                e = e * 10 + (*p - '0');
-        } while (++p < end && IS_DIGIT(*p));
-        q += eneg ? -e : e;
-    }
-
+    if (n.is_integer)
 #if LC_HAS_INTEGERS
-    if (is_int && q == 0 && !(neg && w == 0)) {
-        if (!neg && w <= (uint64_t)LUA_MAXINTEGER) {
-            lua_pushinteger(d->L, (lua_Integer)w);
-            return p;
-        }
-        if (neg && w - 1 <= (uint64_t)LUA_MAXINTEGER) {
-            /* -w computed as -(w-1)-1 so that LUA_MININTEGER does not overflow */
-            lua_pushinteger(d->L, -(lua_Integer)(w - 1) - 1);
-            return p;
-        }
-    }
+        lua_pushinteger(d->L, (lua_Integer)n.integer);
 #else
-    (void)is_int;
+        lua_pushnumber(d->L, (lua_Number)n.integer); /* exact up to 2^53, else rounded to nearest */
 #endif
-    if (dropped || q < -1000 || q > 1000 || !lc_number_fast(w, (int)q, &v)) {
-        size_t len = (size_t)(p - s);
-        char *buf = scratch(d, len + 1);
-        int ok;
-
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        v = lc_number_strtod(buf, &ok);
-        if (!ok)
-            luaL_error(d->L, "leadconduit.decode: cannot create the C locale (out of memory)");
-        lua_pushnumber(d->L, (lua_Number)v);
-        return p;
-    }
-    lua_pushnumber(d->L, (lua_Number)(neg ? -v : v));
+    else
+        lua_pushnumber(d->L, (lua_Number)n.value);
     return p;
 }
 
@@ -771,7 +487,7 @@ static int parse(decoder *d, const uchar *p)
     frame *f;
 
 value:
-    p = ws(p, end);
+    p = lc_skip_ws(p, end);
     if (p == end)
         return error_at(d, p, "unexpected end of input");
     if (!reserve(d))
@@ -780,7 +496,7 @@ value:
     case '{':
         if ((p = open_container(d, p, KIND_OBJECT)) == NULL)
             return 0;
-        p = ws(p, end);
+        p = lc_skip_ws(p, end);
         if (p < end && *p == '}') {
             p++;
             close_object(d);
@@ -790,16 +506,14 @@ value:
     case '[':
         if ((p = open_container(d, p, KIND_ARRAY)) == NULL)
             return 0;
-        p = ws(p, end);
+        p = lc_skip_ws(p, end);
         if (p < end && *p == ']') {
             p++;
             close_array(d);
             goto after_value;
         }
         goto value;
-    case '"':
-        p = parse_string(d, p + 1);
-        break;
+    case '"': p = parse_string(d, p + 1); break;
     case 't':
         if ((p = literal(d, p, "true", 4)) != NULL)
             lua_pushboolean(L, 1);
@@ -812,19 +526,20 @@ value:
         if ((p = literal(d, p, "null", 4)) != NULL)
             lua_pushlightuserdata(L, NULL);
         break;
+    /* clang-format off */
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-        p = parse_number(d, p);
+        /* clang-format on */
+        p = push_number(d, p);
         break;
-    default:
-        return error_char(d, p, "");
+    default: return error_char(d, p, "");
     }
     if (p == NULL)
         return 0;
     d->top++;
 
 after_value:
-    p = ws(p, end);
+    p = lc_skip_ws(p, end);
     if (d->depth == 0) {
         if (p != end)
             return error_at(d, p, "trailing content after the JSON value");
@@ -850,7 +565,7 @@ after_value:
     if (*p == ',') {
         if (d->top - f->base >= CHUNK)
             flush(d);
-        p = ws(p + 1, end);
+        p = lc_skip_ws(p + 1, end);
         goto key;
     }
     if (*p == '}') {
@@ -870,7 +585,7 @@ key:
     if ((p = parse_string(d, p + 1)) == NULL)
         return 0;
     d->top++;
-    p = ws(p, end);
+    p = lc_skip_ws(p, end);
     if (p == end)
         return error_at(d, p, "unexpected end of input");
     if (*p != ':')

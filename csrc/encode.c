@@ -11,6 +11,7 @@
 
 #include "leadconduit.h"
 #include "number.h"
+#include "utf8.h"
 
 /* Deeper nesting would risk the C stack (encode recurses once per level). */
 #define LC_ENCODE_DEPTH_CEILING 10000
@@ -18,11 +19,11 @@
 
 typedef struct {
     lua_State *L;
-    char *data;        /* owned by the userdata at stack index `slot`, so an error frees it */
+    char *data; /* owned by the userdata at stack index `slot`, so an error frees it */
     size_t len, cap;
     int slot;
-    int visiting;      /* stack index: set of the tables being encoded, to catch cycles */
-    int array_mt;      /* stack index: the decoder's array metatable */
+    int visiting; /* stack index: set of the tables being encoded, to catch cycles */
+    int array_mt; /* stack index: the decoder's array metatable */
     int max_depth;
     int indent;        /* spaces per level; 0 = compact */
     const char *error; /* static text, set when encoding fails */
@@ -86,39 +87,6 @@ static void newline(encoder *e, int depth)
     e->len += n;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlongs,
- * surrogates and code points above U+10FFFF are invalid, as in the decoder). */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 static int encode_string(encoder *e, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -136,7 +104,7 @@ static int encode_string(encoder *e, const char *str, size_t n)
         if (i == n)
             break;
         if (s[i] >= 0x80) {
-            size_t len = utf8_sequence(s + i, n - i);
+            size_t len = (size_t)lc_utf8_length(s + i, s + n);
             if (len == 0)
                 return fail(e, "string is not valid UTF-8");
             put(e, str + i, len);
@@ -378,32 +346,25 @@ static int encode_value(encoder *e, int idx, int depth)
         const char *s = lua_tolstring(L, idx, &n);
         return encode_string(e, s, n);
     }
-    case LUA_TNUMBER:
-        return encode_number(e, idx);
+    case LUA_TNUMBER: return encode_number(e, idx);
     case LUA_TBOOLEAN:
         if (lua_toboolean(L, idx))
             put(e, "true", 4);
         else
             put(e, "false", 5);
         return 1;
-    case LUA_TTABLE:
-        return encode_table(e, idx, depth);
+    case LUA_TTABLE: return encode_table(e, idx, depth);
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL) {
             put(e, "null", 4);
             return 1;
         }
         return fail(e, "cannot encode a light userdata other than leadconduit.null");
-    case LUA_TNIL:
-        return fail(e, "cannot encode nil (JSON null is leadconduit.null)");
-    case LUA_TFUNCTION:
-        return fail(e, "cannot encode a function");
-    case LUA_TUSERDATA:
-        return fail(e, "cannot encode a userdata");
-    case LUA_TTHREAD:
-        return fail(e, "cannot encode a thread");
-    default:
-        return fail(e, "cannot encode this Lua type");
+    case LUA_TNIL: return fail(e, "cannot encode nil (JSON null is leadconduit.null)");
+    case LUA_TFUNCTION: return fail(e, "cannot encode a function");
+    case LUA_TUSERDATA: return fail(e, "cannot encode a userdata");
+    case LUA_TTHREAD: return fail(e, "cannot encode a thread");
+    default: return fail(e, "cannot encode this Lua type");
     }
 }
 

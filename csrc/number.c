@@ -1,9 +1,10 @@
-/* number.c — decimal significand and exponent to a correctly rounded double.
+/* number.c — JSON number literals: the grammar, the digits, and the correctly rounded value.
  *
- * Owns the arithmetic only (decode.c checks the grammar). Three tiers: Clinger's
- * exact double fast path, an exact 128-bit integer path for up to 19 digits and
- * |exponent| <= 27 (covers nearly every real-world number), then glibc's correctly
- * rounded strtod_l in the "C" locale, so a user's setlocale cannot change '.'. */
+ * The literal is read as w * 10^q, w holding its first 19 significant digits. Three tiers turn
+ * that into a double: Clinger's exact double fast path, an exact 128-bit integer path for up to
+ * 19 digits and |q| <= 27 (nearly every real-world number, canada.json's coordinates included),
+ * then glibc's correctly rounded strtod_l in the "C" locale, so a user's setlocale cannot change
+ * '.'. Integer literals that fit int64_t are returned as integers. No Lua here: decode.c pushes. */
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,15 +12,22 @@
 
 #include "number.h"
 
+typedef unsigned char uchar;
+
+/* ---- conversion ----------------------------------------------------------------------------- */
+
 __extension__ typedef unsigned __int128 u128;
 
 /* Exact powers of ten representable as doubles (10^22 is the last one). */
+/* clang-format off */
 static const double pow10_exact[23] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+/* clang-format on */
 
 /* 5^k for k <= 27: the largest power of five below 2^63. */
+/* clang-format off */
 static const uint64_t pow5[28] = {
     1ULL, 5ULL, 25ULL, 125ULL,
     625ULL, 3125ULL, 15625ULL, 78125ULL,
@@ -29,6 +37,7 @@ static const uint64_t pow5[28] = {
     95367431640625ULL, 476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL,
     59604644775390625ULL, 298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL,
 };
+/* clang-format on */
 
 static int bit_length(u128 m)
 {
@@ -54,21 +63,28 @@ static double make_double(uint64_t mant, int e2)
     return d;
 }
 
-/* The same for a 64-bit m >= 2^53 (the quotients of the division path). */
-static double round_u64(uint64_t m, int sticky, int e2)
+/* mant * 2^e2, mant of 53 bits, rounded up by one unit when the bits cut off below it were more
+ * than half a unit (`above_half`), or exactly half and mant is odd (`at_half`): ties to even. */
+static double round_even(uint64_t mant, int above_half, int at_half, int e2)
 {
-    int shift = 11 - __builtin_clzll(m);
-    uint64_t mant = m >> shift, rem = m & (((uint64_t)1 << shift) - 1);
-    uint64_t half = (uint64_t)1 << (shift - 1);
-
-    if (rem > half || (rem == half && (sticky || (mant & 1)))) {
+    if (above_half || (at_half && (mant & 1))) {
         mant++;
         if (mant == (uint64_t)1 << 53) {
             mant >>= 1;
-            shift++;
+            e2++;
         }
     }
-    return make_double(mant, e2 + shift);
+    return make_double(mant, e2);
+}
+
+/* m * 2^e2 for a 64-bit m >= 2^53 (the quotients of the division path), where `sticky` says
+ * whether nonzero bits were already cut off below m. */
+static double round_u64(uint64_t m, int sticky, int e2)
+{
+    int shift = 11 - __builtin_clzll(m);
+    uint64_t rem = m & (((uint64_t)1 << shift) - 1), half = (uint64_t)1 << (shift - 1);
+
+    return round_even(m >> shift, rem > half || (rem == half && sticky), rem == half && !sticky, e2 + shift);
 }
 
 /* (hi:lo) / d for hi < d: the quotient fits 64 bits; *rem gets the remainder. */
@@ -89,31 +105,25 @@ static uint64_t div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 #endif
 }
 
-/* m * 2^e2 rounded to nearest-even, where `sticky` says whether nonzero bits
- * were already cut off below m. */
+/* The same for a 128-bit m. */
 static double round_u128(u128 m, int sticky, int e2)
 {
     int bits = bit_length(m), shift;
-    uint64_t mant;
     u128 rem, half;
 
     if (bits <= 53)
         return ldexp((double)(uint64_t)m, e2); /* exact (sticky is 0 here) */
     shift = bits - 53;
-    mant = (uint64_t)(m >> shift);
     rem = m & (((u128)1 << shift) - 1);
     half = (u128)1 << (shift - 1);
-    if (rem > half || (rem == half && (sticky || (mant & 1)))) {
-        mant++;
-        if (mant == (uint64_t)1 << 53) {
-            mant >>= 1;
-            shift++;
-        }
-    }
-    return make_double(mant, e2 + shift);
+    return round_even((uint64_t)(m >> shift), rem > half || (rem == half && sticky), rem == half && !sticky,
+                      e2 + shift);
 }
 
-int lc_number_fast(uint64_t w, int q, double *out)
+/* Set *out to w * 10^q rounded to nearest, ties to even, when that can be done exactly with
+ * 64/128-bit integer arithmetic (Clinger's case, or w < 2^64 and |q| <= 27); returns 0 when
+ * the caller must use strtod. */
+static int exact_value(uint64_t w, int q, double *out)
 {
     if (w == 0) {
         *out = 0.0;
@@ -159,8 +169,7 @@ locale_t lc_c_locale(void)
         if (fresh == (locale_t)0)
             return (locale_t)0;
         /* Another thread may have won the race: keep its locale, free ours. */
-        if (__atomic_compare_exchange_n(&c_locale, &expected, fresh, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE))
+        if (__atomic_compare_exchange_n(&c_locale, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             loc = fresh;
         else {
             freelocale(fresh);
@@ -170,10 +179,214 @@ locale_t lc_c_locale(void)
     return loc;
 }
 
-double lc_number_strtod(const char *text, int *ok)
+/* ---- the digits ---------------------------------------------------------------------------- */
+
+/* Small hot helpers of the number parser that -O2 would otherwise call. */
+#define LC_INLINE static inline __attribute__((always_inline))
+
+#define ONES 0x0101010101010101ULL
+
+#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
+
+/* Significant digits kept exactly; more are rare and go to strtod. */
+#define MAX_DIGITS 19
+
+/* clang-format off */
+static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL,
+};
+/* clang-format on */
+
+LC_INLINE int eight_digits_at(const uchar *p)
 {
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return ((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+           0x3333333333333333ULL;
+}
+
+/* Value of 8 ASCII digits, combined pairwise in one register (little-endian). */
+LC_INLINE uint64_t eight_digits(const uchar *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v -= ONES * '0';
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+    return v;
+#else
+    {
+        uint64_t r = 0;
+        int i;
+
+        for (i = 0; i < 8; i++)
+            r = r * 10 + (uint64_t)(p[i] - '0');
+        return r;
+    }
+#endif
+}
+
+LC_INLINE const uchar *digits_end(const uchar *p, const uchar *end)
+{
+    while (end - p >= 8 && eight_digits_at(p))
+        p += 8;
+    while (p < end && IS_DIGIT(*p))
+        p++;
+    return p;
+}
+
+/* Value of n <= MAX_DIGITS digits. */
+LC_INLINE uint64_t digits_value(const uchar *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (; n >= 8; n -= 8, p += 8)
+        v = v * 100000000 + eight_digits(p);
+    for (; n > 0; n--, p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static int nonzero_digit(const uchar *p, const uchar *e)
+{
+    for (; p < e; p++)
+        if (*p != '0')
+            return 1;
+    return 0;
+}
+
+/* Correctly rounded value of the literal [s, e), by strtod_l in the C locale (it needs a
+ * NUL-terminated copy). 0 when memory or the locale could not be had. */
+static int strtod_value(const uchar *s, const uchar *e, double *out)
+{
+    char small[128], *buf = small;
+    size_t len = (size_t)(e - s);
     locale_t loc = lc_c_locale();
 
-    *ok = loc != (locale_t)0;
-    return *ok ? strtod_l(text, NULL, loc) : 0.0;
+    if (loc == (locale_t)0)
+        return 0;
+    if (len >= sizeof small && (buf = malloc(len + 1)) == NULL)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    *out = strtod_l(buf, NULL, loc); /* too large: +-HUGE_VAL (inf); too small: +-0.0 */
+    if (buf != small)
+        free(buf);
+    return 1;
+}
+
+static const uchar *fail(lc_number *n, const uchar *at, const char *what)
+{
+    n->error = what;
+    n->error_at = at;
+    n->out_of_memory = 0;
+    return NULL;
+}
+
+/* The grammar -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? read as w * 10^q,
+ * w holding the first MAX_DIGITS significant digits (`dropped` says whether a
+ * nonzero digit did not fit). */
+const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
+{
+    const uchar *s = p, *ds;
+    uint64_t w;
+    long q = 0;
+    int neg = 0, nd, dropped = 0, is_int = 1;
+    size_t n;
+    double v;
+
+    if (*p == '-') {
+        neg = 1;
+        if (++p == end)
+            return fail(num, p, "unexpected end of input in number");
+    }
+    ds = p;
+    if (*p == '0')
+        p++;
+    else if (IS_DIGIT(*p))
+        p = digits_end(p + 1, end);
+    else
+        return fail(num, p, "invalid number");
+    n = (size_t)(p - ds);
+    if (n <= MAX_DIGITS) {
+        w = digits_value(ds, n);
+        nd = w == 0 ? 0 : (int)n;
+    } else {
+        w = digits_value(ds, MAX_DIGITS);
+        nd = MAX_DIGITS;
+        q = (long)(n - MAX_DIGITS);
+        dropped = nonzero_digit(ds + MAX_DIGITS, p);
+    }
+    if (p < end && *p == '.') {
+        const uchar *fs = ++p, *fe;
+        size_t take;
+
+        is_int = 0;
+        if (p == end || !IS_DIGIT(*p))
+            return p == end ? fail(num, p, "unexpected end of input in number")
+                            : fail(num, p, "invalid number: digit expected after '.'");
+        fe = p = digits_end(p + 1, end);
+        if (w == 0) { /* leading zeros of 0.000123 are not significant */
+            while (fs < fe && *fs == '0')
+                fs++;
+            q -= fe - fs == 0 ? 0 : (long)(fs - (ds + n + 1));
+        }
+        take = (size_t)(fe - fs);
+        if (take > (size_t)(MAX_DIGITS - nd))
+            take = (size_t)(MAX_DIGITS - nd);
+        if (take > 0) {
+            w = w * pow10_u64[take] + digits_value(fs, take);
+            nd += (int)take;
+            q -= (long)take;
+        }
+        dropped |= nonzero_digit(fs + take, fe);
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        long e = 0;
+
+        is_int = 0;
+        if (++p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (p == end || !IS_DIGIT(*p))
+            return p == end ? fail(num, p, "unexpected end of input in number")
+                            : fail(num, p, "invalid number: digit expected in exponent");
+        do {
+            if (e < 100000) /* beyond that the value is 0 or inf anyway */
+                e = e * 10 + (*p - '0');
+        } while (++p < end && IS_DIGIT(*p));
+        q += eneg ? -e : e;
+    }
+
+    if (is_int && q == 0 && !(neg && w == 0)) {
+        if (!neg && w <= (uint64_t)INT64_MAX) {
+            num->is_integer = 1;
+            num->integer = (int64_t)w;
+            return p;
+        }
+        if (neg && w - 1 <= (uint64_t)INT64_MAX) {
+            /* -w computed as -(w-1)-1 so that INT64_MIN does not overflow */
+            num->is_integer = 1;
+            num->integer = -(int64_t)(w - 1) - 1;
+            return p;
+        }
+    }
+    num->is_integer = 0;
+    if (dropped || q < -1000 || q > 1000 || !exact_value(w, (int)q, &v)) {
+        if (!strtod_value(s, p, &num->value)) {
+            fail(num, s, "out of memory converting a number");
+            num->out_of_memory = 1;
+            return NULL;
+        }
+        return p;
+    }
+    num->value = neg ? -v : v;
+    return p;
 }

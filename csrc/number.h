@@ -1,7 +1,7 @@
-/* number.h — decimal significand and exponent to a correctly rounded double.
+/* number.h — JSON number literals: the grammar and the conversion to a value.
  *
- * The JSON grammar is checked by decode.c; this unit only does the arithmetic:
- * exact fast paths for the common cases and a C-locale strtod for the rest. */
+ * Lua-independent, like lua-cjson's fpconv: decode.c calls lc_number_parse() where a number
+ * starts and pushes what it returns; encode.c borrows the C locale for printing. */
 #ifndef LEADCONDUIT_NUMBER_H
 #define LEADCONDUIT_NUMBER_H
 
@@ -9,18 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Set *out to w * 10^q rounded to nearest, ties to even, when that can be done
- * exactly with 64/128-bit integer arithmetic (w < 2^64, |q| <= 27, or the
- * Clinger case); returns 0 when the caller must use lc_number_strtod. */
-int lc_number_fast(uint64_t w, int q, double *out);
+typedef struct {
+    int is_integer;    /* an integer literal that fits int64_t (Lua 5.3+ pushes it as one) */
+    int64_t integer;   /* its value, when is_integer */
+    double value;      /* otherwise: the correctly rounded double */
+    const char *error; /* set when the literal is malformed (at error_at) or memory ran out */
+    const unsigned char *error_at;
+    int out_of_memory; /* the error is not the input's: the caller should raise */
+} lc_number;
 
-/* The "C" locale, created once per process and shared (never freed); (locale_t)0
- * when it cannot be created. For conversions a user's setlocale must not change. */
+/* Read the number literal -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at p (p < end, *p a
+ * digit or '-'). Returns the byte after it with is_integer and integer or value set, or NULL
+ * with error, error_at and out_of_memory set. */
+const unsigned char *lc_number_parse(const unsigned char *p, const unsigned char *end, lc_number *n);
+
+/* The "C" locale, created once per process and shared (never freed); (locale_t)0 when it
+ * cannot be created. For conversions a user's setlocale must not change. */
 locale_t lc_c_locale(void);
-
-/* Correctly rounded value of the NUL-terminated decimal text (the JSON number
- * grammar), independent of the process locale. Too large gives +-HUGE_VAL
- * (inf), too small +-0.0. Sets *ok to 0 when the C locale cannot be created. */
-double lc_number_strtod(const char *text, int *ok);
 
 #endif

@@ -1,0 +1,116 @@
+/* scan.h — the decoder's byte scanners: whitespace between tokens and the plain runs of strings.
+ *
+ * They look at whole blocks at a time (SSE2, or 8-byte SWAR words elsewhere) and find the first
+ * byte of interest from its bit in a mask, not with a byte loop. Static inline: they run once per
+ * token, and a call would cost more than the scan of a short run. decode.c owns the grammar. */
+#ifndef LEADCONDUIT_SCAN_H
+#define LEADCONDUIT_SCAN_H
+
+#include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define LC_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Byte classes inside strings. Computed, not tabled: no table to initialize at run time, so
+ * nothing is shared between threads. */
+enum { LC_PLAIN, LC_QUOTE, LC_BACKSLASH, LC_CONTROL, LC_HIGH };
+
+LC_ALWAYS_INLINE int lc_string_class(unsigned char c)
+{
+    if (c == '"')
+        return LC_QUOTE;
+    if (c == '\\')
+        return LC_BACKSLASH;
+    return c < 0x20 ? LC_CONTROL : c >= 0x80 ? LC_HIGH : LC_PLAIN;
+}
+
+/* Whitespace from p on. Pretty-printed documents have runs of indentation (citm_catalog.json
+ * is 70% spaces), measured a block at a time. */
+static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end) {
+        if (*p == ' ') {
+#ifdef __SSE2__
+            const __m128i spaces = _mm_set1_epi8(' ');
+
+            while (end - p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, spaces));
+
+                if (mask != 0xFFFF) {
+                    p += __builtin_ctz(~mask);
+                    break;
+                }
+                p += 16;
+            }
+#endif
+            while (p < end && *p == ' ')
+                p++;
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            p++;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/* Whitespace between tokens: compact documents have none, and the inline test answers
+ * without a call. */
+LC_ALWAYS_INLINE const unsigned char *lc_skip_ws(const unsigned char *p, const unsigned char *end)
+{
+    if (p < end && ' ' < *p)
+        return p;
+    return lc_skip_ws_run(p, end);
+}
+
+#define LC_ONES 0x0101010101010101ULL
+#define LC_HIGHS 0x8080808080808080ULL
+
+/* Skip to the first byte of [p, end) that needs a look: < 0x20, '"', '\\' or >= 0x80, or to
+ * `end`. */
+static inline const unsigned char *lc_skip_plain(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                   _mm_cmplt_epi8(v, space));
+        int mask = _mm_movemask_epi8(hit);
+
+        if (mask != 0)
+            return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t v, quote, bslash, mask;
+
+        memcpy(&v, p, 8);
+        quote = v ^ (LC_ONES * '"');
+        bslash = v ^ (LC_ONES * '\\');
+        /* exact for the lowest flagged byte, which is all we use (little-endian) */
+        mask = ((v - LC_ONES * 0x20) & ~v) | ((quote - LC_ONES) & ~quote) | ((bslash - LC_ONES) & ~bslash);
+        mask = (mask | v) & LC_HIGHS; /* v: bytes >= 0x80 */
+        if (mask != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(mask) >> 3);
+#else
+            return p;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && lc_string_class(*p) == LC_PLAIN)
+        p++;
+    return p;
+}
+
+#endif
