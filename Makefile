@@ -32,9 +32,9 @@ OPTFLAGS   ?= -O2
 CFLAGS     ?= $(OPTFLAGS) -g
 WARNFLAGS  := -std=c99 -Wall -Wextra -Werror -pedantic-errors -Wno-overlength-strings
 # Lua modules resolve lua_* from the interpreter that loads them: never link liblua.
-MOD_CFLAGS  = $(WARNFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+MOD_CFLAGS  = $(WARNFLAGS) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE \
               $(shell $(PKG_CONFIG) --cflags $(LUA_PKG) libcurl)
-MOD_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl) -lm
+MOD_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl) -lm -pthread
 
 BUILD_DIR := build/$(LUA_VERSION)
 MODULE    := $(BUILD_DIR)/leadconduit.so
@@ -84,10 +84,11 @@ deps: deps-check
 deps-demo deps-test deps-check: deps-%:
 	@sh .ci/install-deps $*
 
-# luacheck on every Lua file and cppcheck on the C. (.clang-format describes the C layout for
-# editors; it is not enforced, as clang-format 14 would reflow hand-aligned tables and cases.)
+# luacheck on every Lua file, cppcheck on the C, and the C layout of .clang-format.
+C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c) bench/curl_loop.c .ci/asan_lua.c
 lint: deps-test
 	luacheck lua spec bench bin/leadconduit examples
+	clang-format --dry-run --Werror --style=file $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c99 \
 	  --suppress=missingIncludeSystem --suppress=toomanyconfigs -I csrc $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PKG)) \
 	  csrc bench/curl_loop.c

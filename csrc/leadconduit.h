@@ -1,25 +1,31 @@
 /* leadconduit.h — what the C files of the module share, and nothing else.
  *
- * module.c assembles the module table; decode.c turns JSON into Lua values;
- * client.c performs one HTTP exchange through libcurl. Only luaopen_leadconduit
- * is exported from the shared object; everything here is internal. */
+ * module.c    the two entry points: leadconduit.core (the C core) and leadconduit (the module)
+ * transport.c one HTTP exchange through libcurl
+ * decode.c    JSON text -> Lua values (with scan.h, utf8.h and number.c)
+ * encode.c    Lua values -> JSON text
+ * compat.h    the Lua versions' differences
+ * The build hides every other symbol (-fvisibility=hidden). */
 #ifndef LEADCONDUIT_H
 #define LEADCONDUIT_H
 
 #include <stddef.h>
 #include "compat.h"
 
-#define LEADCONDUIT_VERSION "0.1.0"
+#define LEADCONDUIT_VERSION "0.2.0"
 
-/* The build hides every symbol (-fvisibility=hidden); this one is the entry point. */
 #define LC_EXPORT __attribute__((visibility("default")))
 
+/* require "leadconduit" */
 LC_EXPORT int luaopen_leadconduit(lua_State *L);
+/* require "leadconduit.core": found in the same shared object by Lua's all-in-one loader, so
+ * that every Lua helper loads on its own. */
+LC_EXPORT int luaopen_leadconduit_core(lua_State *L);
 
 /* Registry key of the metatable that every decoded JSON array carries. */
 #define LC_ARRAY_MT "leadconduit.array_mt"
 
-/* Default nesting limit of the decoder (API.md: opts.max_depth). */
+/* Default nesting limit of the decoder and the encoder (API.md: opts.max_depth). */
 #define LC_DEFAULT_MAX_DEPTH 1000
 
 /* Decode the JSON text [text, text+len) and push the resulting Lua value.
@@ -31,10 +37,15 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth);
 /* leadconduit.decode(text [, opts]) -> value | nil, errmsg */
 int lc_decode(lua_State *L);
 
-/* leadconduit.encode(value [, opts]) -> json | nil, errmsg (encode.c): sorted keys, null kept. */
+/* leadconduit.encode(value [, opts]) -> json | nil, errmsg: sorted keys, null kept. */
 int lc_encode(lua_State *L);
 
-/* Register the client userdata's metatable and push leadconduit._transport. */
-void lc_open_client(lua_State *L);
+/* Register the transport's metatable; set core.transport and core.perform_shared in the
+ * table at index `core`. */
+void lc_open_transport(lua_State *L, int core);
+
+/* Seconds from an arbitrary origin that never go backwards, the same in every thread of the
+ * process (CLOCK_MONOTONIC): the clock of deadlines. */
+double lc_monotime(void);
 
 #endif

@@ -1,28 +1,33 @@
-/* module.c — luaopen_leadconduit: assembles the module table.
+/* module.c — the two entry points and the core's small functions.
  *
- * The C core (decode, null, array_mt, the libcurl transport, a sleep) is
- * published as package.loaded["leadconduit.core"] so that the Lua helpers in
- * lua/leadconduit/ can reach it; the public table is the core's public fields
- * plus every function the helpers export. Policy lives in the helpers. */
+ * luaopen_leadconduit_core builds the C core (decode, encode, the libcurl transport, the null
+ * sentinel, the array metatable, a clock and a sleep) that the Lua helpers in lua/leadconduit/
+ * build on; luaopen_leadconduit returns the public table, which lua/leadconduit/public.lua
+ * assembles. C does the mechanics; the helpers decide. */
 #include <errno.h>
-#include <math.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "leadconduit.h"
 
-/* Helper modules whose exported fields become fields of the public table. */
-static const char *const helper_modules[] = {
-    "leadconduit.time",
-    "leadconduit.partners",
-    "leadconduit.features",
-    "leadconduit.client",
-    NULL,
-};
+double lc_monotime(void)
+{
+    struct timespec ts;
 
-/* core.sleep(seconds): block the calling thread; used between retries outside
- * nginx (inside nginx the client sleeps with ngx.sleep instead). */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* core.monotime() -> lc_monotime() */
+static int core_monotime(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)lc_monotime());
+    return 1;
+}
+
+/* core.sleep(seconds): block the calling thread; the client's wait between retries outside
+ * nginx (inside nginx it waits with ngx.sleep instead). */
 static int core_sleep(lua_State *L)
 {
     lua_Number seconds = luaL_checknumber(L, 1);
@@ -38,16 +43,6 @@ static int core_sleep(lua_State *L)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
     return 0;
-}
-
-/* core.monotime() -> seconds from an arbitrary origin, never going backwards. */
-static int core_monotime(lua_State *L)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-    return 1;
 }
 
 /* core.curl_version() -> "libcurl/7.88.1", for the default User-Agent. */
@@ -68,14 +63,13 @@ static const luaL_Reg core_functions[] = {
     {NULL, NULL},
 };
 
-/* Fields of the core that are part of the public contract. */
-static const char *const public_core_fields[] = {
-    "_VERSION", "null", "array_mt", "decode", "encode", NULL,
-};
-
-/* Push the core table: C functions, the null sentinel and the array metatable. */
-static void push_core(lua_State *L)
+int luaopen_leadconduit_core(lua_State *L)
 {
+    /* libcurl wants this once per process before any handle exists; it is reference
+     * counted, so a second interpreter in the process (nginx's worker threads) is harmless. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "leadconduit: curl_global_init failed");
+
     lua_newtable(L);
     lc_setfuncs(L, core_functions);
 
@@ -89,54 +83,26 @@ static void push_core(lua_State *L)
     luaL_newmetatable(L, LC_ARRAY_MT);
     lua_setfield(L, -2, "array_mt");
 
-    lc_open_client(L); /* pushes the transport constructor */
-    lua_setfield(L, -2, "transport");
-}
-
-/* Copy every field of the table at the top into the table at index `into`. */
-static void merge_fields(lua_State *L, int into)
-{
-    lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_settable(L, into); /* into[key] = value; pops value and key copy */
-    }
+    lc_open_transport(L, lua_gettop(L));
+    return 1;
 }
 
 int luaopen_leadconduit(lua_State *L)
 {
-    int core, module;
-    const char *const *name;
-
-    /* libcurl wants this once per process before any handle exists; it is
-     * reference counted, so a second interpreter in the process is harmless. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return luaL_error(L, "leadconduit: curl_global_init failed");
-
-    push_core(L);
-    core = lua_gettop(L);
-
+    /* The core goes into package.loaded first, as require would put it there, so that the
+     * helpers find it however this library was loaded. */
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "loaded");
-    lua_pushvalue(L, core);
-    lua_setfield(L, -2, "leadconduit.core");
-    lua_pop(L, 2);
-
-    lua_newtable(L);
-    module = lua_gettop(L);
-    for (name = public_core_fields; *name != NULL; name++) {
-        lua_getfield(L, core, *name);
-        lua_setfield(L, module, *name);
-    }
-
-    for (name = helper_modules; *name != NULL; name++) {
-        lua_getglobal(L, "require");
-        lua_pushstring(L, *name);
-        lua_call(L, 1, 1);
-        luaL_checktype(L, -1, LUA_TTABLE);
-        merge_fields(L, module);
+    lua_getfield(L, -1, "leadconduit.core");
+    if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
+        luaopen_leadconduit_core(L);
+        lua_setfield(L, -2, "leadconduit.core");
     }
+    lua_settop(L, 0);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "leadconduit.public");
+    lua_call(L, 1, 1);
     return 1;
 }

@@ -27,9 +27,9 @@ build = {
   modules = {
     leadconduit = {
       sources = {
-        "csrc/module.c", "csrc/client.c", "csrc/decode.c", "csrc/number.c", "csrc/encode.c",
+        "csrc/module.c", "csrc/transport.c", "csrc/decode.c", "csrc/number.c", "csrc/encode.c",
       },
-      libraries = { "curl" },
+      libraries = { "curl", "pthread" },
       libdirs = { "$(CURL_LIBDIR)" },
       defines = { "_GNU_SOURCE" },
     },

@@ -2,9 +2,15 @@
 local leadconduit = require "leadconduit"
 local errors = require "leadconduit.errors"
 
-local function classify(outcome)
-  local kind, message, fields = errors.classify(outcome)
-  return kind, message, fields or {}
+-- An outcome as csrc/transport.c reports it: a status whose header block came whole.
+local function outcome(fields)
+  if fields.status then fields.headers_complete = true end
+  return fields
+end
+
+local function classify(fields)
+  local kind, message, f = errors.classify(outcome(fields))
+  return kind, message, f or {}
 end
 
 local function account_answer()
@@ -70,22 +76,64 @@ describe("errors.classify", function()
     assert.are.equal("HTTP 304", message)
   end)
 
-  it("keeps transport failures' kinds and retries network and timeout only", function()
-    for failure, retryable in pairs({ network = true, timeout = true, tls = false, too_large = false }) do
-      local kind, _, f = classify({ failure = failure, message = "libcurl says" })
-      assert.are.equal(failure, kind)
-      assert.are.equal(retryable, f.retryable == true)
+  it("maps libcurl's codes to kinds and retries network and timeout only", function()
+    local cases = {
+      { { curl_code = "CURLE_COULDNT_CONNECT" }, "network", true },
+      { { curl_code = "CURLE_COULDNT_RESOLVE_HOST" }, "network", true },
+      { { curl_code = "CURLE_RECV_ERROR", os_errno = 104 }, "network", true },
+      { { curl_code = "CURLE_GOT_NOTHING" }, "network", true },
+      { { curl_code = "CURLE_OPERATION_TIMEDOUT" }, "timeout", true },
+      { { curl_code = "CURLE_PEER_FAILED_VERIFICATION" }, "tls", false },
+      { { curl_code = "CURLE_SSL_CACERT_BADFILE" }, "tls", false },
+      { { curl_code = "CURLE_SSL_CONNECT_ERROR" }, "tls", false },
+      -- reset or closed during the handshake: the OS saw it, so not a certificate problem
+      { { curl_code = "CURLE_SSL_CONNECT_ERROR", os_errno = 104 }, "network", true },
+      { { curl_code = "CURLE_WRITE_ERROR", body_too_large = true }, "too_large", false },
+      { { curl_code = "CURLE_WRITE_ERROR" }, "network", true },
+      { { curl_code = "CURLE_BAD_CONTENT_ENCODING", status = 200 }, "decode", false },
+      { { curl_code = "CURLE_99999" }, "network", true },
+    }
+    for _, case in ipairs(cases) do
+      case[1].curl_message = "libcurl says"
+      local kind, message, f = classify(case[1])
+      assert.are.equal(case[2], kind, case[1].curl_code)
+      assert.are.equal(case[3], f.retryable == true, case[1].curl_code)
+      if kind ~= "too_large" then assert.are.equal("libcurl says", message) end
     end
-    for _, failure in ipairs({ "network", "timeout", "tls" }) do
-      assert.are.equal("libcurl says", select(2, classify({ failure = failure, message = "libcurl says" })))
-    end
-    local _, _, f = classify({ failure = "too_large", status = 200, message = "x" })
+    local _, _, f = classify({ curl_code = "CURLE_WRITE_ERROR", body_too_large = true, status = 200 })
     assert.are.equal(200, f.status)
   end)
 
+  it("lets a non-2xx status decide, whatever became of its body", function()
+    for _, code in ipairs({ "CURLE_BAD_CONTENT_ENCODING", "CURLE_RECV_ERROR", "CURLE_OPERATION_TIMEDOUT" }) do
+      assert.are.equal("auth", (classify({ status = 401, curl_code = code })))
+      local kind, _, f = classify({ status = 503, curl_code = code })
+      assert.are.same({ "http", 503, true }, { kind, f.status, f.retryable })
+    end
+  end)
+
+  it("calls a response cut off inside its headers a network failure, retried, without a status", function()
+    local kind, message, f = errors.classify({ status = 200, headers_complete = false, body = "" })
+    assert.are.same({ "network", true }, { kind, f.retryable })
+    assert.is_nil(f.status)
+    assert.matches("headers", message)
+  end)
+
+  it("gives a status only for a final response: after a 1xx and a timeout there is none", function()
+    local kind, _, f = errors.classify({ status = 103, headers_complete = true,
+      curl_code = "CURLE_OPERATION_TIMEDOUT", curl_message = "timed out" })
+    assert.are.equal("timeout", kind)
+    assert.is_nil(f.status)
+  end)
+
+  it("calls an attempt that had no time left to start a timeout, retried", function()
+    local kind, _, f = classify({ deadline_passed = true })
+    assert.are.same({ "timeout", true }, { kind, f.retryable })
+  end)
+
   it("says too_large is about max_response_bytes, not libcurl's write failure", function()
-    local _, message = classify({ failure = "too_large", status = 200,
-      message = "Failure writing output to destination" })
+    local _, message = classify({ curl_code = "CURLE_WRITE_ERROR", body_too_large = true, status = 200,
+      curl_message = "Failure writing output to destination" })
     assert.matches("max_response_bytes", message, 1, true)
     assert.is_nil(message:find("Failure writing", 1, true))
   end)
@@ -94,7 +142,7 @@ describe("errors.classify", function()
     local key = ("k"):rep(39) .. "Z"
     for at = 150, 210 do
       local text = ("x"):rep(at) .. key .. " and more"
-      local kind, message, f = errors.classify({ status = 500, value = { error = text } }, { key })
+      local kind, message, f = errors.classify(outcome({ status = 500, value = { error = text } }), { key })
       local err = errors.new(kind, message, f, { key })
       assert.is_nil(err.message:find("kkkkk", 1, true), "key starting at byte " .. at)
     end

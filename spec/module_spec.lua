@@ -30,3 +30,22 @@ describe("leadconduit.core", function()
     end)
   end)
 end)
+
+describe("every module of lua/leadconduit/", function()
+  local sys = require "support.sys"
+  local interpreter = type(jit) == "table" and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+  it("loads on its own in a fresh interpreter", function()
+    local names = { "core" }
+    for _, file in ipairs(sys.list_files(sys.PROJECT_DIR .. "/lua/leadconduit", ".lua")) do
+      names[#names + 1] = file:sub(1, -5)
+    end
+    assert.is_true(#names > 10)
+    for _, name in ipairs(names) do
+      local script = ("package.path, package.cpath = %q, %q; assert(require(%q)); io.write('ok')")
+        :format(package.path, package.cpath, "leadconduit." .. name)
+      local out = sys.capture(("%s -e %s 2>&1"):format(interpreter, sys.quote(script)))
+      assert.equal("ok", out, "require 'leadconduit." .. name .. "'")
+    end
+  end)
+end)

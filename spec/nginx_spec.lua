@@ -1,4 +1,4 @@
--- nginx: leadconduit inside OpenResty (lua/leadconduit/nginx.lua and worker.lua).
+-- nginx: leadconduit inside OpenResty (lua/leadconduit/nginx.lua).
 --
 -- First the glue on its own, with a stand-in ngx table, under every interpreter. Then a real
 -- test nginx (spec/nginx/) that loads the LuaJIT build from a `make install LUA_VERSION=jit`
@@ -7,24 +7,27 @@
 -- suite, so that part runs once, in the Lua 5.4 suite.
 
 local openresty = require "support.openresty"
+local sys = require "support.sys"
 local leadconduit = require "leadconduit"
 local core = require "leadconduit.core"
 local nginx = require "leadconduit.nginx"
-local worker = require "leadconduit.worker"
 
 local unpack = table.unpack or unpack
 
 -- A stand-in for OpenResty's ngx: the phase, ngx.sleep and ngx.run_worker_thread are recorded
--- in `calls`; run_worker_thread answers with fake.answer (a list of return values), copying
--- tables as nginx copies them from the worker thread's VM.
+-- in `calls`; run_worker_thread answers with fake.answer (a list of return values, or a
+-- function of the call's arguments), copying tables as nginx copies them from the worker
+-- thread's VM.
 local function fake_ngx(phase)
   local fake = { phase = phase, calls = {}, answer = { false, "no answer set" } }
   fake.get_phase = function() return fake.phase end
   fake.sleep = function(seconds) fake.calls[#fake.calls + 1] = { "sleep", seconds } end
   fake.run_worker_thread = function(...)
     fake.calls[#fake.calls + 1] = { "run_worker_thread", ... }
+    local given = fake.answer
+    if type(given) == "function" then given = { given(...) } end
     local answer = {}
-    for i, v in ipairs(fake.answer) do
+    for i, v in ipairs(given) do
       if type(v) == "table" then
         answer[i] = {}
         for k, field in pairs(v) do answer[i][k] = field end
@@ -32,15 +35,16 @@ local function fake_ngx(phase)
         answer[i] = v
       end
     end
-    return unpack(answer, 1, #fake.answer)
+    return unpack(answer, 1, #given)
   end
   return fake
 end
 
-local CONFIG = {
-  url = "https://127.0.0.1:1/account_sso_sync", api_key = "k3y", timeout = 5, connect_timeout = 5,
-  user_agent = "spec", max_response_bytes = 1000, allow_http = false, thread_pool = "lc_pool",
-}
+local function answer(status, body, extra)
+  local outcome = { status = status, headers_complete = true, body = body }
+  for k, v in pairs(extra or {}) do outcome[k] = v end
+  return outcome
+end
 
 describe("leadconduit.nginx with a stand-in ngx", function()
   local saved, fake
@@ -55,6 +59,22 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     rawset(_G, "ngx", saved)
   end)
 
+  local function client(opts)
+    opts = opts or {}
+    opts.api_key = "k3y"
+    opts.base_url = opts.base_url or "https://127.0.0.1:1"
+    opts.max_retries = opts.max_retries or 0
+    return leadconduit.new(opts)
+  end
+
+  it("tells nginx's event loop, its worker threads' VMs and plain Lua apart", function()
+    assert.equal("request", nginx.runtime())
+    fake.sleep, fake.run_worker_thread = nil, nil
+    assert.equal("worker_thread", nginx.runtime())
+    rawset(_G, "ngx", nil)
+    assert.is_nil(nginx.runtime())
+  end)
+
   it("allows syncs in the rewrite, access, content and timer phases", function()
     for _, phase in ipairs({ "rewrite", "access", "content", "timer" }) do
       fake.phase = phase
@@ -63,7 +83,7 @@ describe("leadconduit.nginx with a stand-in ngx", function()
   end)
 
   it("refuses the other phases with a message naming the phase and suggesting a timer", function()
-    for _, phase in ipairs({ "init", "init_worker", "set", "header_filter", "body_filter", "log",
+    for _, phase in ipairs({ "init_worker", "set", "header_filter", "body_filter", "log",
                              "balancer", "ssl_cert" }) do
       fake.phase = phase
       local ok, message = nginx.check_phase()
@@ -73,137 +93,144 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     end
   end)
 
-  it("sleeps with ngx.sleep", function()
-    nginx.sleep(0.25)
-    assert.same({ { "sleep", 0.25 } }, fake.calls)
+  it("says in init_by_lua what to do instead, not a timer, which init cannot start", function()
+    fake.phase = "init"
+    local ok, message = nginx.check_phase()
+    assert.is_nil(ok)
+    assert.matches("nginx's init phase", message, 1, true)
+    assert.matches("create clients here", message, 1, true)
+    assert.matches("init_worker_by_lua", message, 1, true)
+    assert.is_nil(message:find("ngx.timer.at(0", 1, true))
   end)
 
-  it("runs each exchange in the configured thread pool with leadconduit.worker", function()
-    fake.answer = { true, { status = 200, body = '{"success":true,"account":{"n":[1]}}' } }
-    local t = nginx.transport(CONFIG)
-    local outcome = t:perform("sso_account_id=5fd4371e940df5a34a3888b2")
+  it("names nginx's env directive when api_key is nil inside nginx", function()
+    local ok, err = pcall(leadconduit.new, { api_key = nil })
+    assert.is_false(ok)
+    assert.matches("env directive", err, 1, true)
+    assert.matches("env LEADCONDUIT_API_KEY;", err, 1, true)
+    rawset(_G, "ngx", nil)
+    ok, err = pcall(leadconduit.new, {})
+    assert.is_false(ok)
+    assert.is_nil(err:find("env directive", 1, true))
+  end)
+
+  it("runs each exchange as core.perform_shared in the configured thread pool", function()
+    fake.answer = { true, answer(200, '{"success":true,"account":{"id":"a","n":[1]}}') }
+    local c = client({ thread_pool = "lc_pool", timeout = 5 })
+    local before = core.monotime()
+    local res = assert(c:sync_account{ sso_account_id = "5fd4371e940df5a34a3888b2" })
     local call = fake.calls[1]
-    assert.equal("run_worker_thread", call[1])
-    assert.equal("lc_pool", call[2])
-    assert.equal("leadconduit.worker", call[3])
-    assert.equal("perform", call[4])
-    assert.equal(CONFIG.url, call[5].url)
-    assert.is_nil(call[5].thread_pool)
+    assert.same({ "run_worker_thread", "lc_pool", "leadconduit.core", "perform_shared" },
+      { call[1], call[2], call[3], call[4] })
+    assert.is_number(call[5]) -- the transport's id
     assert.equal("sso_account_id=5fd4371e940df5a34a3888b2", call[6])
-    -- Decoded here, by the C decoder: the module's own array_mt.
-    assert.equal(200, outcome.status)
-    assert.is_nil(outcome.body)
-    assert.is_true(outcome.value.success)
-    assert.equal(core.array_mt, getmetatable(outcome.value.account.n))
+    -- The deadline travels with the task: timeout seconds from the moment it was handed over.
+    assert.is_true(call[7] >= before + 5 and call[7] <= core.monotime() + 5)
+    -- Decoded in this VM by the C decoder: the module's own array_mt.
+    assert.equal("a", res.account.id)
+    assert.equal(core.array_mt, getmetatable(res.account.n))
+    assert.equal("leadconduit", (function()
+      fake.calls = {}
+      assert(client():sync_account())
+      return fake.calls[1][2]
+    end)()) -- the default thread_pool option
   end)
 
-  it("reports a body that is not JSON as decode_error, and keeps it when asked for raw", function()
-    fake.answer = { true, { status = 200, body = "<html>" } }
-    local t = nginx.transport(CONFIG)
-    local outcome = t:perform(nil)
-    assert.is_nil(outcome.value)
-    assert.matches("^leadconduit%.decode: ", outcome.decode_error)
-    assert.equal("<html>", t:perform(nil, true).body)
+  it("classifies what comes back like plain Lua: a body that is not JSON, a TLS failure", function()
+    fake.answer = { true, answer(200, "<html>") }
+    local res, err = client():sync_account()
+    assert.is_nil(res)
+    assert.equal("decode", err.kind)
+    fake.answer = { true,
+      { curl_code = "CURLE_PEER_FAILED_VERIFICATION", curl_message = "SSL certificate problem" } }
+    res, err = client():sync_account()
+    assert.is_nil(res)
+    assert.same({ "tls", "SSL certificate problem" }, { err.kind, err.message })
   end)
 
-  it("passes transport failures through unchanged", function()
-    fake.answer = { true, { failure = "tls", message = "SSL certificate problem" } }
-    assert.same({ failure = "tls", message = "SSL certificate problem" }, nginx.transport(CONFIG):perform())
+  it("counts a task that waited past its deadline in the pool's queue as a timeout, retried", function()
+    fake.answer = { true, { deadline_passed = true } }
+    local res, err = client({ max_retries = 1, retry_delay = 0.01 }):sync_account()
+    assert.is_nil(res)
+    assert.same({ "timeout", true, 2 }, { err.kind, err.retryable, err.attempts })
   end)
 
   it("turns a saturated thread pool into a network failure, which the client retries", function()
     for _, why in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
+      fake.calls = {}
       fake.answer = { false, why }
-      local outcome = nginx.transport(CONFIG):perform()
-      assert.equal("network", outcome.failure)
-      assert.matches(why, outcome.message, 1, true)
+      local res, err = client({ max_retries = 1, retry_delay = 0.01 }):sync_account()
+      assert.is_nil(res)
+      assert.same({ "network", true, 2 }, { err.kind, err.retryable, err.attempts })
+      assert.matches(why, err.message, 1, true)
+      assert.equal("sleep", fake.calls[2][1])
     end
   end)
 
   it("raises naming the thread_pool directive to add when the pool does not exist", function()
     fake.answer = { false, "thread pool lc_pool not found" }
-    assert.has_error(function() nginx.transport(CONFIG):perform() end,
+    local c = client({ thread_pool = "lc_pool" })
+    assert.has_error(function() c:sync_account() end,
       "leadconduit: nginx has no thread pool 'lc_pool': add `thread_pool lc_pool threads=16;` to the"
         .. " main context of nginx.conf")
+    -- and the client is usable again
+    fake.answer = { true, answer(200, '{"success":true,"account":{}}') }
+    assert.truthy(c:sync_account())
   end)
 
-  it("raises what the worker thread raised", function()
-    fake.answer = { false, "leadconduit: out of memory" }
-    local ok, err = pcall(function() nginx.transport(CONFIG):perform() end)
+  it("raises what the worker thread raised, without the key", function()
+    fake.answer = { false, "leadconduit: out of memory near k3y" }
+    local ok, err = pcall(function() client():sync_account() end)
     assert.is_false(ok)
-    assert.matches("leadconduit: out of memory", err, 1, true)
+    assert.matches("in an nginx worker thread: leadconduit: out of memory", err, 1, true)
+    assert.is_nil(err:find("k3y", 1, true))
   end)
 
   it("refuses to work without ngx.run_worker_thread", function()
     fake.run_worker_thread = nil
-    assert.has_error(function() nginx.transport(CONFIG) end)
+    fake.sleep = function() end
+    assert.has_error(function() client():sync_account() end)
   end)
 
   it("uses the blocking C transport inside a worker thread's own VM", function()
     fake.sleep, fake.run_worker_thread, fake.phase = nil, nil, "init"
-    assert.is_true(nginx.check_phase())
-    local t = nginx.transport(CONFIG)
-    assert.matches("^leadconduit%.transport", tostring(t))
-    t:close()
+    local res, err = client({ base_url = "http://127.0.0.1:1", timeout = 2 }):sync_account()
+    assert.is_nil(res)
+    assert.equal("network", err.kind) -- refused by the port, not by the phase
+    assert.same({}, fake.calls)
   end)
 
-  describe("behind leadconduit.new", function()
-    local function client(opts)
-      opts = opts or {}
-      opts.api_key = "k3y"
-      opts.base_url = "https://127.0.0.1:1"
-      return leadconduit.new(opts)
-    end
-
-    it("syncs through the thread pool in a request phase", function()
-      fake.answer = { true, { status = 200, body = '{"success":true,"account":{"id":"a"}}' } }
-      local res = assert(client():sync_account())
-      assert.equal("a", res.account.id)
-      assert.equal("leadconduit", fake.calls[1][2]) -- the default thread_pool option
-    end)
-
-    it("returns unsupported_phase without any I/O in the log phase", function()
-      fake.phase = "log"
-      local res, err = client():sync_account()
-      assert.is_nil(res)
-      assert.equal("unsupported_phase", err.kind)
-      assert.is_false(err.retryable)
-      assert.equal(0, err.attempts)
-      assert.matches("log phase", tostring(err), 1, true)
-      assert.same({}, fake.calls)
-    end)
-
-    it("waits between retries with ngx.sleep", function()
-      fake.answer = { true, { status = 503, retry_after = "1", body = '{"error":"busy"}' } }
-      local res, err = client({ max_retries = 1 }):sync_account()
-      assert.is_nil(res)
-      assert.equal("http", err.kind)
-      assert.equal(2, err.attempts)
-      assert.same({ "sleep", 1 }, fake.calls[2])
-    end)
+  it("returns unsupported_phase without any I/O in the log phase", function()
+    fake.phase = "log"
+    local res, err = client():sync_account()
+    assert.is_nil(res)
+    assert.equal("unsupported_phase", err.kind)
+    assert.is_false(err.retryable)
+    assert.equal(0, err.attempts)
+    assert.matches("log phase", tostring(err), 1, true)
+    assert.same({}, fake.calls)
   end)
-end)
 
-describe("leadconduit.worker", function()
-  it("keeps one C transport per configuration, at most 8, reusing it for the same one", function()
-    local socket = require "socket"
-    local server = assert(socket.bind("127.0.0.1", 0))
-    local _, port = server:getsockname()
-    server:close() -- nobody listens there now: every attempt is refused at once
-    local before = worker.cached()
-    local function config(n)
-      return {
-        url = ("http://127.0.0.1:%d/account_sso_sync"):format(port), api_key = "k3y", timeout = 5,
-        connect_timeout = 5, user_agent = "spec " .. n, max_response_bytes = 1000, allow_http = true,
-      }
+  it("waits between retries with ngx.sleep", function()
+    fake.answer = { true, answer(503, '{"error":"busy"}', { retry_after = "1" }) }
+    local res, err = client({ max_retries = 1 }):sync_account()
+    assert.is_nil(res)
+    assert.equal("http", err.kind)
+    assert.equal(2, err.attempts)
+    assert.same({ "sleep", 1 }, fake.calls[2])
+  end)
+
+  it("closes the transport the worker threads use when the client is closed", function()
+    local ids = {}
+    fake.answer = function(_, _, _, id)
+      ids[#ids + 1] = id
+      return true, answer(200, '{"success":true,"account":{}}')
     end
-    local outcome = worker.perform(config(1), nil)
-    assert.equal("network", outcome.failure)
-    assert.equal(math.min(before + 1, 8), worker.cached())
-    for n = 2, 10 do worker.perform(config(n), nil) end
-    assert.equal(8, worker.cached())
-    worker.perform(config(10), nil)
-    assert.equal(8, worker.cached())
+    local c = client()
+    assert(c:sync_account())
+    c:close()
+    assert.has_error(function() core.perform_shared(ids[1], nil, core.monotime() + 1) end,
+      "leadconduit: the client is closed")
   end)
 end)
 
@@ -273,13 +300,35 @@ describe("leadconduit inside nginx", function()
       assert_synced(sync("/timer"), "timer")
     end)
 
-    it("keeps one connection alive across syncs and across clients with the same settings", function()
+    it("keeps one connection alive across the syncs of a client", function()
       local url, token = srv:counted("")
       assert_synced(sync("/sync", { base = url, count = 3 }), "content")
-      assert_synced(sync("/sync", { base = url }), "content")
       local seen = srv:count(token)
-      assert.equal(4, seen.requests)
+      assert.equal(3, seen.requests)
       assert.equal(1, seen.connections)
+    end)
+
+    it("closes that connection when the client is closed", function()
+      -- Established TCP connections to the mock's port, as the kernel lists them.
+      local function connections()
+        local n, port = 0, ("%04X"):format(srv.port)
+        for line in sys.slurp("/proc/net/tcp"):gmatch("[^\n]+") do
+          local remote, state = line:match("^%s*%d+: %x+:%x+ %x+:(%x+) (%x+)")
+          if remote == port and state == "01" then n = n + 1 end
+        end
+        return n
+      end
+      local before = connections()
+      assert.is_true(sync("/hold").ok)
+      assert.equal(before + 1, connections())
+      assert.is_true(sync("/release").ok)
+      local after
+      for _ = 1, 50 do
+        after = connections()
+        if after == before then break end
+        require("socket").sleep(0.02)
+      end
+      assert.equal(before, after)
     end)
 
     it("says which thread_pool directive is missing when the pool does not exist", function()

@@ -4,8 +4,12 @@
 
 local argparse = require "argparse"
 local leadconduit = require "leadconduit"
+local client = require "leadconduit.client"
 local core = require "leadconduit.core"
+local features = require "leadconduit.features"
+local options = require "leadconduit.options"
 local output = require "leadconduit.cli_output"
+local redact = require "leadconduit.redact"
 
 local cli = {}
 
@@ -205,6 +209,16 @@ local function find_key(args)
   fail(EXIT.usage, "no API key: set LEADCONDUIT_API_KEY or pass --api-key-file FILE")
 end
 
+-- A flag's value as a number, or a usage error. Whether the number is in range is
+-- options.lua's to say.
+local function number_flag(flag, value)
+  local n = tonumber(value)
+  if not n then
+    fail(EXIT.usage, flag .. " must be a number, got " .. ("%q"):format(value))
+  end
+  return n
+end
+
 local function client_options(args, key)
   local opts = {
     api_key = key,
@@ -212,32 +226,28 @@ local function client_options(args, key)
     ca_file = args.ca_file or env("LEADCONDUIT_CA_FILE"),
   }
   if args.timeout then
-    local t = tonumber(args.timeout)
-    if not t or not (t > 0 and t <= 86400) then
-      fail(EXIT.usage, "--timeout must be a number of seconds, more than 0 and at most 86400")
-    end
-    opts.timeout = t
-    opts.connect_timeout = math.min(t, 10)
+    opts.timeout = number_flag("--timeout", args.timeout)
+    -- One flag for both: a connection may not take longer than the attempt.
+    opts.connect_timeout = opts.timeout > 0 and math.min(opts.timeout, 10) or nil
   end
   if args.retries then
-    local n = tonumber(args.retries)
-    if not n or n ~= math.floor(n) or n < 0 or n > 10 then
-      fail(EXIT.usage, "--retries must be an integer from 0 to 10")
-    end
-    opts.max_retries = n
+    opts.max_retries = number_flag("--retries", args.retries)
   end
   return opts
 end
 
 local function new_client(opts, key_source)
-  local ok, client = pcall(leadconduit.new, opts)
-  if ok then return client end
-  local message = tostring(client):gsub("^leadconduit%.new: ", "")
-  if message:match("^api_key") then
+  local settings, problem = options.check(opts)
+  if settings then return client.from_settings(settings) end
+  if problem.option == "api_key" then
     fail(EXIT.usage, key_source .. " does not hold a valid API key "
       .. "(printable ASCII characters without spaces)")
   end
-  message = message:gsub("^([%w_]+)", function(name) return FLAG_OF_OPTION[name] or name end)
+  local flag = FLAG_OF_OPTION[problem.option]
+  local message = problem.message
+  if flag then
+    message = flag .. message:sub(#problem.option + 1)
+  end
   fail(EXIT.usage, "configuration: " .. message)
 end
 
@@ -252,9 +262,9 @@ local function exit_status(err)
 end
 
 local function sync(opts, key_source)
-  local client = new_client(opts, key_source)
-  local ok, res, err = pcall(client.sync_account, client)
-  client:close()
+  local c = new_client(opts, key_source)
+  local ok, res, err = pcall(c.sync_account, c)
+  c:close()
   if not ok then error(res, 0) end
   if not res then
     fail(exit_status(err), (tostring(err):gsub("^leadconduit: ", "")))
@@ -287,13 +297,10 @@ function commands.features(res, args)
 end
 
 function commands.feature(res, args)
-  local ok, on = pcall(leadconduit.has_feature, res.account, args.name)
-  if not ok then
-    if tostring(on):find("unknown feature", 1, true) then
-      fail(EXIT.usage, ("unknown feature %q (leadconduit features lists them)"):format(args.name))
-    end
-    error(on, 0)
+  if not features.is_known(res.account, args.name) then
+    fail(EXIT.usage, ("unknown feature %q (leadconduit features lists them)"):format(args.name))
   end
+  local on = leadconduit.has_feature(res.account, args.name)
   local status = on and EXIT.ok or EXIT.negative
   if args.json then return { json = on, status = status } end
   return { lines = {}, status = status }
@@ -343,26 +350,6 @@ local function run(argv, out)
   return result.status or EXIT.ok
 end
 
--- Short keys would match ordinary words; real keys are long, so only those are scrubbed.
-local MIN_SCRUBBED_KEY = 6
-
-local function scrub(text, secrets)
-  for _, secret in ipairs(secrets) do
-    if #secret >= MIN_SCRUBBED_KEY then
-      local from, parts = 1, {}
-      while true do
-        local i, j = text:find(secret, from, true)
-        if not i then break end
-        parts[#parts + 1] = text:sub(from, i - 1) .. "[REDACTED]"
-        from = j + 1
-      end
-      parts[#parts + 1] = text:sub(from)
-      text = table.concat(parts)
-    end
-  end
-  return text
-end
-
 --- main(argv) -> exit status. Writes the result to stdout and any error, as one line, to stderr.
 -- --json output is the decoded answer as is (the only place account secrets may appear).
 function cli.main(argv)
@@ -377,14 +364,14 @@ function cli.main(argv)
       status = EXIT.failure
       err = "internal error: " .. tostring(err)
     end
-    err = scrub(tostring(err), out.secrets):gsub("[\r\n]+", " ")
+    err = redact.scrub(tostring(err), out.secrets):gsub("[\r\n]+", " ")
     io.stderr:write("leadconduit: ", err, "\n")
     if show_usage then
       io.stderr:write(USAGE, "\n")
     end
     return status
   end
-  local text = out.json or (out.text and scrub(out.text, out.secrets))
+  local text = out.json or (out.text and redact.scrub(out.text, out.secrets))
   if text then
     -- A full disk or closed stdout must not pass for success in a cron job.
     local written, err = io.stdout:write(text)

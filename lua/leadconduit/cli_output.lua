@@ -3,22 +3,16 @@
 -- keen_*_api_key) never appear in it; server text is made safe for a terminal.
 
 local leadconduit = require "leadconduit"
+local features = require "leadconduit.features"
+local safe_text = require "leadconduit.safe_text"
 
 local null = leadconduit.null
 
 local output = {}
 
--- Feature names the API documents: `features` lists them even when the account omits them.
-local DOCUMENTED_FEATURES = {
-  "seller_access", "buyer_access", "lead_transactions", "conversion_feedback", "firehose",
-  "third_party_add_on_services", "real_time_bidding", "leadconduit_trustedform_decisions",
-}
-
--- Control characters (terminal escape sequences included) from the server never reach a terminal:
--- C0 and DEL, and the C1 set in its UTF-8 form (U+0080-U+009F; U+009B is a one-character CSI).
-local function clean(s)
-  return (s:gsub("[%z\1-\31\127]", "?"):gsub("\194[\128-\159]", "?"))
-end
+-- Control and invisible characters from the server (terminal escape sequences included) never
+-- reach a terminal.
+local clean = safe_text.printable
 
 -- Columns are counted in UTF-8 code points, not bytes, so accented names stay aligned.
 local function width(s)
@@ -77,25 +71,10 @@ function output.json(value)
   return out
 end
 
--- Every feature name worth listing: the documented ones and whatever else the account carries.
-local function feature_names(account)
-  local seen, names = {}, {}
-  local function add(name)
-    if type(name) == "string" and not seen[name] then
-      seen[name] = true
-      names[#names + 1] = name
-    end
-  end
-  for _, name in ipairs(DOCUMENTED_FEATURES) do add(name) end
-  for name in pairs(object(account.features) or {}) do add(name) end
-  table.sort(names)
-  return names
-end
-
 --- features(account) -> { name = boolean } for every feature name (true only when exactly true)
 function output.features(account)
   local flags = {}
-  for _, name in ipairs(feature_names(account)) do
+  for _, name in ipairs(features.names(account)) do
     flags[name] = leadconduit.has_feature(account, name)
   end
   return flags
@@ -104,7 +83,7 @@ end
 --- feature_rows(account) -> rows of { name, "on" | "off" }, sorted by name
 function output.feature_rows(account)
   local rows = {}
-  for _, name in ipairs(feature_names(account)) do
+  for _, name in ipairs(features.names(account)) do
     rows[#rows + 1] = { clean(name), leadconduit.has_feature(account, name) and "on" or "off" }
   end
   return rows

@@ -1,57 +1,47 @@
--- client.lua — leadconduit.new and the client's methods: the one retry policy for every transport.
+-- client.lua — leadconduit.new and the client's methods: the one policy for every transport.
 --
--- A transport (the libcurl one in csrc/client.c, or inside OpenResty the one in
--- leadconduit/nginx.lua) performs single exchanges; this module decides what they
--- mean, retries what is worth retrying and returns the contract's results.
+-- A transport (csrc/transport.c, or inside OpenResty the thread-pool one of nginx.lua) performs
+-- single exchanges and reports their facts; this module decodes each body once, has errors.lua
+-- say what the outcome means, retries what is worth retrying within the deadlines, and returns
+-- the contract's results.
 
 local core = require "leadconduit.core"
 local errors = require "leadconduit.errors"
+local nginx = require "leadconduit.nginx"
 local options = require "leadconduit.options"
 local retry = require "leadconduit.retry"
 
--- Private fields per client, out of reach of pairs() and serializers: the key lives here.
+local monotime, decode = core.monotime, core.decode
+
+-- Private state per client, out of reach of pairs() and serializers: the key lives here.
 local private = setmetatable({}, { __mode = "k" })
 
 local Client = {}
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-local function base64(s)
-  local out, floor = {}, math.floor
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local sextets = { floor(n / 262144), floor(n / 4096) % 64, floor(n / 64) % 64, n % 64 }
-    for k = 1, 4 do
-      out[#out + 1] = B64:sub(sextets[k] + 1, sextets[k] + 1)
-    end
-    if not c then out[#out] = "=" end
-    if not b then out[#out - 1] = "=" end
-  end
-  return table.concat(out)
-end
-
--- Inside OpenResty, network I/O has to go through nginx; elsewhere libcurl blocks the caller.
-local function nginx_runtime()
-  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
-    return require "leadconduit.nginx"
-  end
-end
 
 local client_mt = {
   __index = Client,
   __name = "leadconduit.client",
   __tostring = function(self)
     local p = private[self]
-    return "leadconduit.client (" .. (p and p.base_url or "closed") .. ")"
+    return "leadconduit.client (" .. (p and p.settings.base_url or "closed") .. ")"
   end,
 }
 
+local function release(p)
+  if p.transport then p.transport:close() end
+  p.transport = nil
+end
+
+-- close() twice is harmless. During a sync (a finalizer or metamethod may call close() while
+-- the answer is decoded) the client closes when that sync ends.
 function Client:close()
   local p = private[self]
-  if p then
-    private[self] = nil
-    if p.transport then p.transport:close() end
+  if not p then return end
+  private[self] = nil
+  if p.busy then
+    p.close_when_done = true
+  else
+    release(p)
   end
 end
 
@@ -72,55 +62,93 @@ local function open(self, method)
   return p
 end
 
--- client:sync_account([opts]) -> decoded answer | nil, err
-function Client:sync_account(sync_opts)
-  local p = open(self, "sync_account")
-  local query = options.query(sync_opts)
-  local sleep = core.sleep
-  if p.runtime then
-    local ok, why = p.runtime.check_phase()
-    if not ok then
-      return nil, errors.new("unsupported_phase", why, { attempts = 0 }, p.secrets)
-    end
-    sleep = p.runtime.sleep
-  end
-  if not p.transport then
-    p.transport = (p.runtime or core).transport(p.transport_config)
-  end
-
-  local attempts = 0
+-- The attempts of one sync_account call; returns the decoded answer or nil, err.
+local function attempts(p, query, io)
+  local settings = p.settings
+  local started = monotime()
+  local call_deadline = settings.max_time and started + settings.max_time
+  local n = 0
   while true do
-    attempts = attempts + 1
-    local outcome = p.transport:perform(query)
-    local kind, message, fields = errors.classify(outcome, p.secrets)
+    n = n + 1
+    local deadline = monotime() + settings.timeout
+    if call_deadline and call_deadline < deadline then deadline = call_deadline end
+    local outcome = p.transport:perform(query, deadline)
+    if outcome.body then
+      outcome.value, outcome.decode_error = decode(outcome.body)
+    end
+    local kind, message, fields = errors.classify(outcome, settings.secrets)
     if not kind then
       return outcome.value
     end
-    if not fields.retryable or attempts > p.max_retries then
-      fields.attempts = attempts
-      return nil, errors.new(kind, message, fields, p.secrets)
+    fields.attempts = n
+    if not fields.retryable or n > settings.max_retries then
+      return nil, errors.new(kind, message, fields, settings.secrets)
     end
-    sleep(retry.delay(attempts, p.retry_delay, outcome.retry_after))
+    local wait = retry.delay(n, settings.retry_delay, outcome.retry_after)
+    if call_deadline and monotime() + wait >= call_deadline then
+      -- A wait that would end past the deadline is not started.
+      return nil, errors.new("timeout", ("max_time (%g s) ran out after %d attempt%s; the last: %s: %s")
+        :format(settings.max_time, n, n == 1 and "" or "s", kind, message),
+        { status = fields.status, retryable = true, attempts = n }, settings.secrets)
+    end
+    io.sleep(wait)
   end
 end
 
--- leadconduit.new(opts) -> client. Raises on bad options.
-local function new(opts)
-  local ok, settings = pcall(options.check, opts)
-  if not ok then
-    error(settings, 2)
+local function sync(p, query, io)
+  if not p.transport then
+    if io == nginx then
+      p.transport = nginx.transport(p.settings.transport, p.settings.thread_pool)
+    else
+      p.transport = core.transport(p.settings.transport)
+    end
   end
-  local config = settings.transport
+  return attempts(p, query, io)
+end
+
+local PLAIN_IO = { sleep = core.sleep }
+
+-- client:sync_account([opts]) -> decoded answer | nil, err
+function Client:sync_account(sync_opts)
+  local p = open(self, "sync_account")
+  if p.busy then
+    error("leadconduit: sync_account called again on a client that is syncing (from a finalizer"
+      .. " or a metamethod that runs during the sync)", 2)
+  end
+  local query = options.query(sync_opts)
+  local io = PLAIN_IO
+  if p.runtime == "request" then
+    local ok, why = nginx.check_phase()
+    if not ok then
+      return nil, errors.new("unsupported_phase", why, { attempts = 0 })
+    end
+    io = nginx
+  end
+
+  -- busy from here to the end, also when something raises (out of memory, nginx without the
+  -- thread pool): the pcall makes sure the client is usable again afterwards.
+  p.busy = true
+  local ok, res, err = pcall(sync, p, query, io)
+  p.busy = false
+  if p.close_when_done then release(p) end
+  if not ok then error(res, 0) end
+  return res, err
+end
+
+--- from_settings(settings) -> a client for settings that options.check() returned.
+local function from_settings(settings)
   local self = setmetatable({}, client_mt)
-  private[self] = {
-    base_url = settings.base_url,
-    max_retries = settings.max_retries,
-    retry_delay = settings.retry_delay,
-    transport_config = config,
-    runtime = nginx_runtime(),
-    secrets = { config.api_key, base64("API:" .. config.api_key) },
-  }
+  private[self] = { settings = settings, runtime = nginx.runtime() }
   return self
 end
 
-return { new = new }
+--- new(opts) -> a client. Raises on bad options.
+local function new(opts)
+  local settings, problem = options.check(opts)
+  if not settings then
+    error("leadconduit.new: " .. problem.message, 2)
+  end
+  return from_settings(settings)
+end
+
+return { new = new, from_settings = from_settings }

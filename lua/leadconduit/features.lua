@@ -5,17 +5,14 @@ local core = require "leadconduit.core"
 
 local null, array_mt = core.null, core.array_mt
 
--- The feature names the API documents (seed/account_sso_sync.txt).
-local DOCUMENTED = {
-  seller_access = true,
-  buyer_access = true,
-  lead_transactions = true,
-  conversion_feedback = true,
-  firehose = true,
-  third_party_add_on_services = true,
-  real_time_bidding = true,
-  leadconduit_trustedform_decisions = true,
+-- The feature names the API documents (its reference page for /account_sso_sync), sorted.
+local NAMES = {
+  "buyer_access", "conversion_feedback", "firehose", "lead_transactions",
+  "leadconduit_trustedform_decisions", "real_time_bidding", "seller_access",
+  "third_party_add_on_services",
 }
+local DOCUMENTED = {}
+for _, name in ipairs(NAMES) do DOCUMENTED[name] = true end
 
 local function check_account(fname, account)
   if type(account) ~= "table" then
@@ -31,18 +28,23 @@ local function object_field(account, field)
   return nil
 end
 
+--- is_known(account, name) -> whether name is a documented feature or a key of account.features
+local function is_known(account, name)
+  local features = object_field(account, "features")
+  return DOCUMENTED[name] == true or (features ~= nil and features[name] ~= nil)
+end
+
 --- has_feature(account, name) -> true only when account.features[name] == true
 local function has_feature(account, name)
   check_account("has_feature", account)
   if type(name) ~= "string" then
     error("leadconduit.has_feature: bad argument #2 'name' (string expected, got " .. type(name) .. ")", 2)
   end
-  local features = object_field(account, "features")
-  local value = features and features[name]
-  if value == nil and not DOCUMENTED[name] then
+  if not is_known(account, name) then
     error(("leadconduit.has_feature: unknown feature %q"):format(name), 2)
   end
-  return value == true
+  local features = object_field(account, "features")
+  return features ~= nil and features[name] == true
 end
 
 --- enabled_features(account) -> sorted array of the feature names that are true
@@ -71,7 +73,24 @@ local function subscription_active(account, name)
   return type(sub) == "table" and sub.state == "active"
 end
 
+--- names(account) -> sorted array of every feature name worth listing: the documented ones and
+-- whatever else account.features carries
+local function names(account)
+  local out, seen = {}, {}
+  for i, name in ipairs(NAMES) do
+    out[i], seen[name] = name, true
+  end
+  for name in pairs(object_field(account, "features") or {}) do
+    if type(name) == "string" and not seen[name] then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return setmetatable(out, array_mt)
+end
+
 return {
+  DOCUMENTED = NAMES,
+  is_known = is_known,
+  names = names,
   has_feature = has_feature,
   enabled_features = enabled_features,
   subscription_active = subscription_active,

@@ -1,8 +1,13 @@
--- options.lua — checks leadconduit.new's options and turns them into a transport config.
+-- options.lua — leadconduit.new's options, checked once, turned into what the client and the
+-- transport need.
 --
--- Bad options are programming errors, so they raise; no message ever quotes the API key.
+-- check() returns settings, or nil and a problem { option = <name>, message = <text> }: new()
+-- raises the message (bad options are programming errors), the CLI maps the option to its flag.
+-- No message ever quotes the API key.
 
 local core = require "leadconduit.core"
+local nginx = require "leadconduit.nginx"
+local redact = require "leadconduit.redact"
 
 local options = {}
 
@@ -17,45 +22,68 @@ options.DEFAULTS = {
 }
 
 local KNOWN = {
-  api_key = true, base_url = true, timeout = true, connect_timeout = true, max_retries = true,
-  retry_delay = true, ca_file = true, user_agent = true, max_response_bytes = true,
-  thread_pool = true,
+  api_key = true, base_url = true, timeout = true, connect_timeout = true, max_time = true,
+  max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
+  max_response_bytes = true, thread_pool = true,
 }
 
--- Raised without a position: client.lua re-raises it at the caller of leadconduit.new.
-local function fail(message)
-  error("leadconduit.new: " .. message, 0)
+-- Longer strings than these are mistakes, and libcurl refuses anything over 8 MB with a
+-- misleading "out of memory".
+local MAX_LENGTH = { base_url = 2048, user_agent = 512, ca_file = 4096, thread_pool = 256 }
+
+-- check() stops at the first problem: raised as a table, caught by check() itself.
+local Problem = {}
+
+local function fail(option, message)
+  error(setmetatable({ option = option, message = message }, Problem), 0)
 end
 
 local function is_integer(n)
   return type(n) == "number" and n == math.floor(n)
 end
 
--- A duration in seconds: more than 0 (or exactly 0 where allow_zero) and at most a day.
+-- libcurl counts timeouts in whole milliseconds and reads 0 as "no limit at all": anything
+-- that rounds to 0 ms would turn a tiny timeout into none.
+local MIN_SECONDS = 0.001
+
+-- A duration in seconds, more than 0 (or exactly 0 where allow_zero) and at most a day; a time
+-- limit also at least 1 ms.
 local function check_seconds(name, value, allow_zero)
-  local ok = type(value) == "number" and value <= 86400 and (value > 0 or (allow_zero and value == 0))
-  if not ok then
-    fail(name .. " must be a number of seconds, more than 0 and at most 86400")
+  if allow_zero and value == 0 then return 0 end
+  if type(value) ~= "number" or not (value > 0 and value <= 86400) then
+    fail(name, name .. " must be a number of seconds, more than 0 and at most 86400")
+  end
+  if not allow_zero and value < MIN_SECONDS then
+    fail(name, name .. " must be at least " .. MIN_SECONDS .. " seconds (1 ms)")
   end
   return value
 end
 
--- libcurl counts timeouts in whole milliseconds and reads 0 as "no limit at all":
--- anything that rounds to 0 ms would turn a tiny timeout into none.
-local MIN_TIMEOUT = 0.001
-
-local function check_timeout(name, value)
-  check_seconds(name, value)
-  if value < MIN_TIMEOUT then
-    fail(name .. " must be at least " .. MIN_TIMEOUT .. " seconds (1 ms)")
+local function check_string(name, value, what)
+  if type(value) ~= "string" or value == "" then
+    fail(name, name .. " must be " .. what)
+  end
+  if #value > MAX_LENGTH[name] then
+    fail(name, ("%s must be at most %d bytes long"):format(name, MAX_LENGTH[name]))
+  end
+  if value:find("%c") then
+    fail(name, name .. " must not contain control characters")
   end
   return value
 end
 
 local function check_api_key(key)
+  if key == nil and nginx.runtime() then
+    fail("api_key", "api_key is missing: nginx clears its workers' environment, so os.getenv returns"
+      .. " nil for a variable that nginx.conf does not name with the env directive"
+      .. " (env LEADCONDUIT_API_KEY;)")
+  end
   -- Printable ASCII without spaces (0x21-0x7E): nothing that could split a header.
   if type(key) ~= "string" or key == "" or key:find("[^\33-\126]") then
-    fail("api_key must be a non-empty string of printable ASCII characters without spaces")
+    fail("api_key", "api_key must be a non-empty string of printable ASCII characters without spaces")
+  end
+  if #key > 1024 then
+    fail("api_key", "api_key must be at most 1024 characters long")
   end
   return key
 end
@@ -75,64 +103,66 @@ local function is_loopback(host)
   return true
 end
 
--- base_url -> url of the endpoint, allow_http. Rules in API.md "Details that are easy to get wrong".
+-- base_url -> the endpoint's url, allow_http. Rules in API.md "Details that are easy to get wrong".
 local function parse_base_url(base_url)
   if type(base_url) ~= "string" or base_url:find("[%c%s]") then
-    fail("base_url must be a URL string without spaces or control characters")
+    fail("base_url", "base_url must be a URL string without spaces or control characters")
   end
+  check_string("base_url", base_url, "a URL")
   local scheme, rest = base_url:match("^(%a[%w+.-]*)://(.*)$")
   scheme = scheme and scheme:lower()
   if scheme ~= "https" and scheme ~= "http" then
-    fail("base_url must start with https://")
+    fail("base_url", "base_url must start with https://")
   end
   if rest:find("[?#]") then
-    fail("base_url must not carry a query or fragment")
+    fail("base_url", "base_url must not carry a query or fragment")
   end
   local authority, path = rest:match("^([^/]*)(.*)$")
   if authority:find("@", 1, true) then
-    fail("base_url must not carry credentials (user:pass@); pass api_key instead")
+    fail("base_url", "base_url must not carry credentials (user:pass@); pass api_key instead")
   end
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then
     host, port = authority:match("^([%w.-]+)(.*)$")
   end
   if not host or not (port == "" or port:match("^:%d+$")) then
-    fail("base_url has an invalid host or port")
+    fail("base_url", "base_url has an invalid host or port")
   end
   local port_number = tonumber(port:sub(2))
   if port_number and (port_number < 1 or port_number > 65535) then
-    fail("base_url has an invalid port")
+    fail("base_url", "base_url has an invalid port")
   end
-  local loopback = is_loopback(host)
-  if scheme == "http" and not loopback then
-    fail("base_url must use https:// (http:// is allowed only for 127.0.0.1, localhost and [::1])")
+  if scheme == "http" and not is_loopback(host) then
+    fail("base_url",
+      "base_url must use https:// (http:// is allowed only for 127.0.0.1, localhost and [::1])")
   end
   path = path:gsub("/+$", "")
   return scheme .. "://" .. authority .. path .. "/account_sso_sync", scheme == "http"
 end
 
-local function check_file(name, path)
-  if type(path) ~= "string" or path == "" then
-    fail(name .. " must be a file path")
-  end
+local function check_ca_file(path)
+  check_string("ca_file", path, "a file path")
   local f = io.open(path, "rb")
   -- io.open succeeds on a directory; only reading tells, and an empty bundle trusts nothing.
   local first = f and f:read(1)
   if f then f:close() end
   if not first then
-    fail(name .. " is not a readable, non-empty file: " .. path)
+    fail("ca_file", "ca_file is not a readable, non-empty file: " .. path)
   end
   return path
 end
 
--- options.check(opts) -> settings, used by client.lua. Raises on any bad option.
-function options.check(opts)
+local function default_user_agent()
+  return "leadconduit-lua/" .. core._VERSION:match("[%d.]+$") .. " " .. core.curl_version()
+end
+
+local function settings_of(opts)
   if type(opts) ~= "table" then
-    fail("expected a table of options")
+    fail(nil, "expected a table of options")
   end
   for key in pairs(opts) do
     if not KNOWN[key] then
-      fail("unknown option '" .. tostring(key) .. "'")
+      fail(key, "unknown option '" .. tostring(key) .. "'")
     end
   end
   local function get(key)
@@ -144,46 +174,52 @@ function options.check(opts)
   local api_key = check_api_key(opts.api_key)
   local base_url = get("base_url")
   local url, allow_http = parse_base_url(base_url)
-
   local max_retries = get("max_retries")
   if not is_integer(max_retries) or max_retries < 0 or max_retries > 10 then
-    fail("max_retries must be an integer from 0 to 10")
+    fail("max_retries", "max_retries must be an integer from 0 to 10")
   end
   local max_bytes = get("max_response_bytes")
   if not is_integer(max_bytes) or max_bytes < 1 or max_bytes > 1073741824 then
-    fail("max_response_bytes must be an integer from 1 to 1073741824")
+    fail("max_response_bytes", "max_response_bytes must be an integer from 1 to 1073741824")
   end
   local user_agent = opts.user_agent
   if user_agent == nil then
-    user_agent = "leadconduit-lua/" .. core._VERSION:match("[%d.]+$") .. " " .. core.curl_version()
-  elseif type(user_agent) ~= "string" or user_agent:find("%c") then
-    fail("user_agent must be a string without control characters")
+    user_agent = default_user_agent()
+  else
+    check_string("user_agent", user_agent, "a non-empty string")
   end
-  local thread_pool = get("thread_pool")
-  if type(thread_pool) ~= "string" or thread_pool == "" then
-    fail("thread_pool must be a non-empty string")
-  end
+  local connect_timeout = check_seconds("connect_timeout", get("connect_timeout"))
 
   return {
     base_url = base_url:gsub("/+$", ""),
+    timeout = check_seconds("timeout", get("timeout")),
+    max_time = opts.max_time ~= nil and check_seconds("max_time", opts.max_time) or nil,
     max_retries = max_retries,
     retry_delay = check_seconds("retry_delay", get("retry_delay"), true),
-    -- What a transport needs: the C transport reads all but thread_pool, which names the
-    -- nginx thread pool the OpenResty transport runs it in.
+    thread_pool = check_string("thread_pool", get("thread_pool"), "a non-empty string"),
+    secrets = redact.secrets(api_key),
+    -- What csrc/transport.c takes, ready to use.
     transport = {
       url = url,
-      api_key = api_key,
-      ca_file = opts.ca_file ~= nil and check_file("ca_file", opts.ca_file) or nil,
-      timeout = check_timeout("timeout", get("timeout")),
-      connect_timeout = check_timeout("connect_timeout", get("connect_timeout")),
+      authorization = redact.credential(api_key),
       user_agent = user_agent,
+      ca_file = opts.ca_file ~= nil and check_ca_file(opts.ca_file) or nil,
+      connect_timeout_ms = math.floor(connect_timeout * 1000 + 0.5),
       max_response_bytes = max_bytes,
       allow_http = allow_http,
-      thread_pool = thread_pool,
     },
   }
 end
 
+--- check(opts) -> settings | nil, { option = <name or nil>, message = <text> }
+function options.check(opts)
+  local ok, result = pcall(settings_of, opts)
+  if ok then return result end
+  if getmetatable(result) == Problem then return nil, result end
+  error(result, 0)
+end
+
+--- query(sync_opts) -> the query string of sync_account's options, or nil.
 -- sso_account_id must be 24 hex digits; anything else raises before a request is sent.
 function options.query(sync_opts)
   if sync_opts == nil then return nil end

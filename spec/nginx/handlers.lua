@@ -112,14 +112,28 @@ end
 -- The control experiment: libcurl called straight from the handler blocks the whole worker.
 function handlers.blocking()
   local core = require "leadconduit.core"
-  local settings = require("leadconduit.options").check(options(ngx.req.get_uri_args()))
+  local settings = assert(require("leadconduit.options").check(options(ngx.req.get_uri_args())))
   local transport = core.transport(settings.transport)
   ngx.update_time()
   local started = ngx.now()
-  local outcome = transport:perform(nil)
+  local outcome = transport:perform(nil, core.monotime() + settings.timeout)
   transport:close()
   ngx.update_time()
-  return reply({ status = outcome.status, failure = outcome.failure, elapsed = ngx.now() - started })
+  return reply({ status = outcome.status, curl_code = outcome.curl_code, elapsed = ngx.now() - started })
+end
+
+-- /hold syncs with a client that stays open in this worker; /release closes it.
+local held
+function handlers.hold()
+  held = leadconduit.new(options(ngx.req.get_uri_args()))
+  local res, err = held:sync_account()
+  return reply(report(res, err))
+end
+
+function handlers.release()
+  if held then held:close() end
+  held = nil
+  return reply({ ok = true })
 end
 
 -- Phases where sync_account has to refuse: the error's fields, as JSON.

@@ -1,0 +1,654 @@
+/* transport.c — one HTTP exchange with the account API through libcurl.
+ *
+ * A transport owns one easy handle (so its connection stays alive between exchanges) and the
+ * request headers. perform() does one exchange and reports what happened as plain facts: the
+ * status, Retry-After, whether the header block ended, the raw body, and on failure libcurl's
+ * code by name and the OS errno. It decides nothing: what the facts mean is
+ * lua/leadconduit/errors.lua's, retries and deadlines are lua/leadconduit/client.lua's, and the
+ * config arrives validated by lua/leadconduit/options.lua (what is checked here only keeps
+ * libcurl and the header lines from misbehaving). No Lua code runs while libcurl does: the
+ * callbacks fill C buffers, so no Lua error can longjmp through libcurl.
+ *
+ * Transports live in C memory, in a process-wide table, so that nginx's worker threads (other
+ * Lua VMs of the same process) can run an exchange on the handle that a request's VM owns:
+ * perform_shared(id). One exchange at a time per transport; a transport closed while a thread
+ * uses it is freed by that thread when its exchange ends. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "leadconduit.h"
+
+#define HANDLE_MT "leadconduit.transport"
+
+/* The longest wait one exchange may be given: far beyond options.lua's limits, and small
+ * enough that the milliseconds fit a long everywhere. */
+#define MAX_EXCHANGE_SECONDS (2 * 86400.0)
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    size_t limit;  /* max_response_bytes */
+    int too_large; /* the body passed the limit: the transfer was aborted */
+    int no_memory; /* growing the buffer failed: the transfer was aborted */
+} body_buffer;
+
+typedef struct transport {
+    CURL *curl;
+    struct curl_slist *headers; /* holds the Authorization header: scrubbed when freed */
+    char *url;                  /* <base_url>/account_sso_sync, without a query */
+    long connect_timeout_ms;
+    /* State of the exchange in progress. */
+    body_buffer body;
+    int headers_ended;     /* the blank line that ends the current response's headers came */
+    char retry_after[128]; /* Retry-After of the current response, "" when absent */
+    char errbuf[CURL_ERROR_SIZE];
+    /* Lifetime, guarded by registry_lock. */
+    lua_Number id;
+    int in_use;  /* an exchange is running, in this thread or another */
+    int closing; /* closed: freed when the exchange in progress ends */
+    struct transport *next;
+} transport;
+
+/* The Lua side of a transport: a userdata pointing at it, NULL once closed. */
+typedef struct {
+    transport *t;
+} handle;
+
+/* What one exchange found out, copied out of the transport before any Lua code can run. */
+typedef struct {
+    CURLcode code;
+    long status, os_errno;
+    int headers_ended, too_large, deadline_passed;
+    char *body; /* taken from the transport: freed by perform() */
+    size_t body_len;
+    char retry_after[128];
+    char message[CURL_ERROR_SIZE];
+} exchange;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static transport *registry;
+static lua_Number last_id;
+
+/* ---- freeing ------------------------------------------------------------------------------ */
+
+/* memset that the compiler may not drop although the memory is freed next. */
+static void scrub(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n-- > 0)
+        *v++ = 0;
+}
+
+static void destroy(transport *t)
+{
+    struct curl_slist *h;
+
+    if (t->curl != NULL)
+        curl_easy_cleanup(t->curl);
+    for (h = t->headers; h != NULL; h = h->next)
+        scrub(h->data, strlen(h->data));
+    curl_slist_free_all(t->headers);
+    free(t->url);
+    free(t->body.data);
+    free(t);
+}
+
+/* Take t out of the table; the caller holds registry_lock. */
+static void unlink_locked(transport *t)
+{
+    transport **p;
+
+    for (p = &registry; *p != NULL; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            return;
+        }
+    }
+}
+
+/* Close t now, or when the exchange in progress ends. */
+static void close_transport(transport *t)
+{
+    int free_now;
+
+    pthread_mutex_lock(&registry_lock);
+    t->closing = 1;
+    free_now = !t->in_use;
+    if (free_now)
+        unlink_locked(t);
+    pthread_mutex_unlock(&registry_lock);
+    if (free_now)
+        destroy(t);
+}
+
+/* ---- one exchange at a time --------------------------------------------------------------- */
+
+enum { ACQUIRED, CLOSED, BUSY };
+
+static int acquire_locked(transport *t)
+{
+    if (t == NULL || t->closing)
+        return CLOSED;
+    if (t->in_use)
+        return BUSY;
+    t->in_use = 1;
+    return ACQUIRED;
+}
+
+/* The exchange is over: let the next one in, or finish a close that came meanwhile. */
+static void release(transport *t)
+{
+    int closed;
+
+    pthread_mutex_lock(&registry_lock);
+    t->in_use = 0;
+    closed = t->closing;
+    if (closed)
+        unlink_locked(t);
+    pthread_mutex_unlock(&registry_lock);
+    if (closed)
+        destroy(t);
+}
+
+static int refuse(lua_State *L, int why)
+{
+    if (why == CLOSED)
+        return luaL_error(L, "leadconduit: the client is closed");
+    return luaL_error(L, "leadconduit: the client is in the middle of an exchange (called again from a "
+                         "finalizer, a metamethod or another thread)");
+}
+
+/* ---- libcurl callbacks: C only, never touch a Lua state ------------------------------------ */
+
+static size_t on_body(char *chunk, size_t size, size_t nmemb, void *userdata)
+{
+    body_buffer *b = userdata;
+    size_t n = size * nmemb;
+
+    /* Counted after decompression, and also for chunked bodies, which
+     * CURLOPT_MAXFILESIZE does not stop. Returning less than n aborts. */
+    if (n > b->limit - b->len) {
+        b->too_large = 1;
+        return 0;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        char *grown;
+
+        while (cap < b->len + n)
+            cap = cap > b->limit / 2 ? b->limit : cap * 2;
+        grown = realloc(b->data, cap);
+        if (grown == NULL) {
+            b->no_memory = 1;
+            return 0;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, chunk, n);
+    b->len += n;
+    return n;
+}
+
+/* Called once per header line, the status line and the closing blank line included. */
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    transport *t = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    size_t skip = sizeof name - 1;
+
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* A new response (e.g. after a 1xx): forget what the previous one said. */
+        t->retry_after[0] = '\0';
+        t->headers_ended = 0;
+    } else if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
+        t->headers_ended = 1;
+    } else if (n > skip && strncasecmp(line, name, skip) == 0) {
+        size_t len;
+
+        while (skip < n && (line[skip] == ' ' || line[skip] == '\t'))
+            skip++;
+        len = n - skip;
+        while (len > 0 && (line[skip + len - 1] == '\r' || line[skip + len - 1] == '\n' ||
+                           line[skip + len - 1] == ' ' || line[skip + len - 1] == '\t'))
+            len--;
+        if (len >= sizeof t->retry_after)
+            len = sizeof t->retry_after - 1;
+        memcpy(t->retry_after, line + skip, len);
+        t->retry_after[len] = '\0';
+    }
+    return n;
+}
+
+/* ---- the exchange itself ------------------------------------------------------------------ */
+
+/* libcurl's name for a code a transfer can end with ("CURLE_COULDNT_CONNECT"), or NULL. */
+static const char *code_name(CURLcode code)
+{
+    /* clang-format off */
+    switch (code) {
+#define NAME(c) \
+    case CURLE_##c: return "CURLE_" #c;
+        NAME(UNSUPPORTED_PROTOCOL) NAME(FAILED_INIT) NAME(URL_MALFORMAT) NAME(NOT_BUILT_IN)
+        NAME(COULDNT_RESOLVE_PROXY) NAME(COULDNT_RESOLVE_HOST) NAME(COULDNT_CONNECT)
+        NAME(WEIRD_SERVER_REPLY) NAME(HTTP2) NAME(PARTIAL_FILE) NAME(HTTP_RETURNED_ERROR)
+        NAME(WRITE_ERROR) NAME(READ_ERROR) NAME(OUT_OF_MEMORY) NAME(OPERATION_TIMEDOUT)
+        NAME(RANGE_ERROR) NAME(HTTP_POST_ERROR) NAME(SSL_CONNECT_ERROR) NAME(ABORTED_BY_CALLBACK)
+        NAME(BAD_FUNCTION_ARGUMENT) NAME(INTERFACE_FAILED) NAME(TOO_MANY_REDIRECTS)
+        NAME(UNKNOWN_OPTION) NAME(SETOPT_OPTION_SYNTAX) NAME(GOT_NOTHING) NAME(SSL_ENGINE_NOTFOUND)
+        NAME(SSL_ENGINE_SETFAILED) NAME(SEND_ERROR) NAME(RECV_ERROR) NAME(SSL_CERTPROBLEM)
+        NAME(SSL_CIPHER) NAME(PEER_FAILED_VERIFICATION) NAME(BAD_CONTENT_ENCODING)
+        NAME(FILESIZE_EXCEEDED) NAME(USE_SSL_FAILED) NAME(SEND_FAIL_REWIND) NAME(SSL_ENGINE_INITFAILED)
+        NAME(LOGIN_DENIED) NAME(SSL_CACERT_BADFILE) NAME(SSL_SHUTDOWN_FAILED) NAME(AGAIN)
+        NAME(SSL_CRL_BADFILE) NAME(SSL_ISSUER_ERROR) NAME(CHUNK_FAILED) NAME(NO_CONNECTION_AVAILABLE)
+        NAME(SSL_PINNEDPUBKEYNOTMATCH) NAME(SSL_INVALIDCERTSTATUS) NAME(HTTP2_STREAM)
+        NAME(RECURSIVE_API_CALL) NAME(AUTH_ERROR) NAME(HTTP3) NAME(QUIC_CONNECT_ERROR) NAME(PROXY)
+        NAME(SSL_CLIENTCERT) NAME(UNRECOVERABLE_POLL)
+#undef NAME
+    default:
+        return NULL;
+    }
+    /* clang-format on */
+}
+
+/* <url>?<query>, or the url alone; 0 when out of memory. */
+static int set_url(transport *t, const char *query)
+{
+    char *full;
+    size_t base_len, query_len;
+    CURLcode rc;
+
+    if (query == NULL)
+        return curl_easy_setopt(t->curl, CURLOPT_URL, t->url) == CURLE_OK;
+    base_len = strlen(t->url);
+    query_len = strlen(query);
+    full = malloc(base_len + 1 + query_len + 1);
+    if (full == NULL)
+        return 0;
+    memcpy(full, t->url, base_len);
+    full[base_len] = '?';
+    memcpy(full + base_len + 1, query, query_len + 1);
+    rc = curl_easy_setopt(t->curl, CURLOPT_URL, full); /* libcurl copies it */
+    free(full);
+    return rc == CURLE_OK;
+}
+
+/* One exchange on an acquired transport with timeout_ms to go: fills x, touches no Lua state.
+ * The body moves from the transport into x, so that nothing a later close() frees is read. */
+static void run_exchange(transport *t, const char *query, long timeout_ms, exchange *x)
+{
+    memset(x, 0, sizeof *x);
+    t->body.len = 0;
+    t->body.too_large = 0;
+    t->body.no_memory = 0;
+    t->headers_ended = 0;
+    t->retry_after[0] = '\0';
+    t->errbuf[0] = '\0';
+
+    if (!set_url(t, query)) {
+        x->code = CURLE_OUT_OF_MEMORY;
+    } else {
+        curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         t->connect_timeout_ms < timeout_ms ? t->connect_timeout_ms : timeout_ms);
+        x->code = curl_easy_perform(t->curl);
+        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &x->status);
+        if (x->code != CURLE_OK)
+            curl_easy_getinfo(t->curl, CURLINFO_OS_ERRNO, &x->os_errno);
+    }
+    if (t->body.no_memory)
+        x->code = CURLE_OUT_OF_MEMORY;
+    x->headers_ended = t->headers_ended;
+    x->too_large = t->body.too_large;
+    memcpy(x->retry_after, t->retry_after, sizeof x->retry_after);
+    snprintf(x->message, sizeof x->message, "%s",
+             t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(x->code));
+    if (x->code == CURLE_OK) {
+        x->body = t->body.data;
+        x->body_len = t->body.len;
+        t->body.data = NULL;
+        t->body.cap = 0;
+    }
+    t->body.len = 0;
+}
+
+/* Fill the outcome table at index 1 from the exchange at index 2 (a light userdata). Run in
+ * protected mode, so that perform() frees the body whatever happens. */
+static int fill_outcome(lua_State *L)
+{
+    const exchange *x = lua_touserdata(L, 2);
+
+#define SET(push, field) (push, lua_setfield(L, 1, field))
+    if (x->deadline_passed) {
+        SET(lua_pushboolean(L, 1), "deadline_passed");
+        return 0;
+    }
+    if (x->status > 0) {
+        SET(lua_pushinteger(L, (lua_Integer)x->status), "status");
+        SET(lua_pushboolean(L, x->headers_ended), "headers_complete");
+    }
+    if (x->retry_after[0] != '\0')
+        SET(lua_pushstring(L, x->retry_after), "retry_after");
+    if (x->code == CURLE_OK) {
+        SET(lua_pushlstring(L, x->body != NULL ? x->body : "", x->body_len), "body");
+        return 0;
+    }
+    if (code_name(x->code) != NULL)
+        SET(lua_pushstring(L, code_name(x->code)), "curl_code");
+    else
+        SET(lua_pushfstring(L, "CURLE_%d", (int)x->code), "curl_code");
+    SET(lua_pushstring(L, x->message), "curl_message");
+    if (x->os_errno != 0)
+        SET(lua_pushinteger(L, (lua_Integer)x->os_errno), "os_errno");
+    if (x->too_large)
+        SET(lua_pushboolean(L, 1), "body_too_large");
+#undef SET
+    return 0;
+}
+
+/* Everything perform() allocates on the Lua side, pushed before the transport is acquired,
+ * while a raise (out of memory) still leaves nothing behind: the outcome table, the function
+ * that fills it, and the table again as its first argument. */
+static void push_outcome_frame(lua_State *L)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushcfunction(L, fill_outcome);
+    lua_pushvalue(L, -2);
+}
+
+/* One exchange on t, which this thread has acquired, ending at `deadline` (core.monotime()
+ * seconds), above push_outcome_frame(); leaves the outcome table on top of the stack. */
+static int perform(lua_State *L, transport *t, const char *query, lua_Number deadline)
+{
+    lua_Number seconds = deadline - lc_monotime();
+    exchange x;
+    int rc;
+
+    /* Less than a millisecond left, e.g. after waiting in nginx's thread pool queue:
+     * libcurl would read 0 ms as "no limit", so the exchange does not start at all. */
+    if (!(seconds >= 0.001)) {
+        memset(&x, 0, sizeof x);
+        x.deadline_passed = 1;
+    } else {
+        run_exchange(t, query, (long)(seconds * 1000), &x);
+    }
+    release(t); /* t may be gone from here on */
+
+    if (x.code == CURLE_OUT_OF_MEMORY) {
+        free(x.body);
+        return luaL_error(L, "leadconduit: out of memory during the exchange");
+    }
+    lua_pushlightuserdata(L, &x);
+    rc = lua_pcall(L, 2, 0, 0);
+    free(x.body);
+    if (rc != LC_OK)
+        return lua_error(L);
+    return 1;
+}
+
+/* Arguments 2 and 3 of both perform functions: query (nil or a string of URL characters),
+ * deadline. */
+static const char *check_query(lua_State *L)
+{
+    size_t len, i;
+    const char *query = luaL_optlstring(L, 2, NULL, &len);
+
+    for (i = 0; query != NULL && i < len; i++)
+        if ((unsigned char)query[i] <= 0x20 || (unsigned char)query[i] >= 0x7F || query[i] == '#')
+            luaL_argerror(L, 2, "the query must be URL characters only");
+    return query;
+}
+
+static lua_Number check_deadline(lua_State *L)
+{
+    lua_Number deadline = luaL_checknumber(L, 3);
+
+    if (!(deadline - lc_monotime() <= MAX_EXCHANGE_SECONDS))
+        luaL_argerror(L, 3, "the deadline must be a core.monotime() at most two days ahead");
+    return deadline;
+}
+
+/* t:perform(query, deadline) -> outcome (see the file comment; client.lua reads it). */
+static int transport_perform(lua_State *L)
+{
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+    const char *query = check_query(L);
+    lua_Number deadline = check_deadline(L);
+    int got;
+
+    push_outcome_frame(L);
+    pthread_mutex_lock(&registry_lock);
+    got = acquire_locked(h->t);
+    pthread_mutex_unlock(&registry_lock);
+    if (got != ACQUIRED)
+        return refuse(L, got);
+    return perform(L, h->t, query, deadline);
+}
+
+/* core.perform_shared(id, query, deadline) -> outcome: the same, from another Lua VM of the
+ * process (nginx's worker threads), on the transport whose t:id() is id. */
+static int core_perform_shared(lua_State *L)
+{
+    lua_Number id = luaL_checknumber(L, 1);
+    const char *query = check_query(L);
+    lua_Number deadline = check_deadline(L);
+    transport *t;
+    int got = CLOSED;
+
+    push_outcome_frame(L);
+    pthread_mutex_lock(&registry_lock);
+    for (t = registry; t != NULL && t->id != id; t = t->next)
+        ;
+    if (t != NULL)
+        got = acquire_locked(t);
+    pthread_mutex_unlock(&registry_lock);
+    if (got != ACQUIRED)
+        return refuse(L, got);
+    return perform(L, t, query, deadline);
+}
+
+/* ---- construction ------------------------------------------------------------------------- */
+
+/* config[key] as a string without control characters, left on the stack: the config need not
+ * keep it (an __index may hand out a fresh string) and the collector may run before it is
+ * copied. NULL when absent and not required. */
+static const char *config_string(lua_State *L, const char *key, int required)
+{
+    const char *s;
+    size_t len, i;
+
+    lua_getfield(L, 1, key);
+    if (lua_isnil(L, -1) && !required)
+        return NULL;
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "leadconduit.transport: config.%s must be a string", key);
+    s = lua_tolstring(L, -1, &len);
+    /* A control character would split a header line or cut a C string short. */
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+            luaL_error(L, "leadconduit.transport: config.%s must not contain control characters", key);
+    return s;
+}
+
+/* config[key] as an integer in [lo, hi]. */
+static long config_integer(lua_State *L, const char *key, long lo, long hi)
+{
+    lua_Number n;
+
+    lua_getfield(L, 1, key);
+    n = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(n >= lo && n <= hi) || n != (lua_Number)(long)n)
+        luaL_error(L, "leadconduit.transport: config.%s must be an integer from %d to %d", key, (int)lo,
+                   (int)hi);
+    lua_pop(L, 1);
+    return (long)n;
+}
+
+/* header_name .. value, appended to t->headers; the copy is scrubbed, libcurl keeps its own. */
+static int add_header(transport *t, const char *header_name, const char *value)
+{
+    size_t n = strlen(header_name), v = strlen(value);
+    char *line = malloc(n + v + 1);
+    struct curl_slist *appended = NULL;
+
+    if (line != NULL) {
+        memcpy(line, header_name, n);
+        memcpy(line + n, value, v + 1);
+        appended = curl_slist_append(t->headers, line);
+        if (appended != NULL)
+            t->headers = appended;
+        scrub(line, n + v);
+        free(line);
+    }
+    return appended != NULL;
+}
+
+#define SETOPT(opt, value)                                                                                   \
+    do {                                                                                                     \
+        if (curl_easy_setopt(t->curl, (opt), (value)) != CURLE_OK)                                           \
+            return luaL_error(L, "leadconduit.transport: libcurl rejected %s", #opt);                        \
+    } while (0)
+
+/* core.transport(config) -> transport. config: url, authorization (the header's value),
+ * user_agent, ca_file (optional), connect_timeout_ms, max_response_bytes, allow_http. */
+static int transport_new(lua_State *L)
+{
+    const char *url, *authorization, *user_agent, *ca_file;
+    long connect_timeout_ms, max_bytes;
+    int allow_http;
+    handle *h;
+    transport *t;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    url = config_string(L, "url", 1);
+    authorization = config_string(L, "authorization", 1);
+    user_agent = config_string(L, "user_agent", 1);
+    ca_file = config_string(L, "ca_file", 0);
+    connect_timeout_ms = config_integer(L, "connect_timeout_ms", 1, 86400000L);
+    max_bytes = config_integer(L, "max_response_bytes", 1, 1073741824L);
+    lua_getfield(L, 1, "allow_http");
+    allow_http = lua_toboolean(L, -1);
+
+    /* From here on a raise leaves a half-built transport, which __gc frees. */
+    h = lc_newuserdata(L, sizeof *h);
+    h->t = NULL;
+    luaL_getmetatable(L, HANDLE_MT);
+    lua_setmetatable(L, -2);
+    t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return luaL_error(L, "leadconduit.transport: out of memory");
+    h->t = t;
+    t->body.limit = (size_t)max_bytes;
+    t->connect_timeout_ms = connect_timeout_ms;
+    t->url = strdup(url);
+    t->curl = curl_easy_init();
+    if (t->url == NULL || t->curl == NULL || !add_header(t, "Authorization: ", authorization) ||
+        !add_header(t, "Accept: ", "application/json"))
+        return luaL_error(L, "leadconduit.transport: out of memory");
+
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
+    SETOPT(CURLOPT_PROTOCOLS_STR, allow_http ? "http,https" : "https");
+    /* http:// is only allowed to loopback, so that the key never crosses a network in
+     * clear text: "" keeps libcurl from sending the request to $http_proxy/$ALL_PROXY. */
+    if (allow_http)
+        SETOPT(CURLOPT_PROXY, "");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must never carry the key elsewhere */
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (ca_file != NULL)
+        SETOPT(CURLOPT_CAINFO, ca_file);
+    SETOPT(CURLOPT_USERAGENT, user_agent);
+    SETOPT(CURLOPT_HTTPHEADER, t->headers);
+    SETOPT(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl can decode */
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_POST, 1L);
+    SETOPT(CURLOPT_POSTFIELDS, "");
+    SETOPT(CURLOPT_POSTFIELDSIZE, 0L);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, &t->body);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, t);
+
+    pthread_mutex_lock(&registry_lock);
+    t->id = ++last_id;
+    t->next = registry;
+    registry = t;
+    pthread_mutex_unlock(&registry_lock);
+    return 1;
+}
+
+/* ---- methods ------------------------------------------------------------------------------ */
+
+/* t:close(): frees the handle, the connection and the key's header now, or, while another
+ * thread's exchange runs on it, when that exchange ends. Closing twice is harmless. */
+static int transport_close(lua_State *L)
+{
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+
+    if (h->t != NULL) {
+        transport *t = h->t;
+
+        h->t = NULL;
+        close_transport(t);
+    }
+    return 0;
+}
+
+/* t:id() -> the number core.perform_shared knows this transport by. */
+static int transport_id(lua_State *L)
+{
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+
+    if (h->t == NULL)
+        return refuse(L, CLOSED);
+    lua_pushnumber(L, h->t->id);
+    return 1;
+}
+
+static int transport_tostring(lua_State *L)
+{
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+
+    if (h->t == NULL)
+        lua_pushfstring(L, "leadconduit.transport (closed): %p", (void *)h);
+    else
+        lua_pushfstring(L, "leadconduit.transport (%s): %p", h->t->url, (void *)h);
+    return 1;
+}
+
+static const luaL_Reg transport_methods[] = {
+    {"perform", transport_perform},
+    {"close", transport_close},
+    {"id", transport_id},
+    {NULL, NULL},
+};
+
+static const luaL_Reg transport_metamethods[] = {
+    {"__gc", transport_close},
+    {"__tostring", transport_tostring},
+    {NULL, NULL},
+};
+
+void lc_open_transport(lua_State *L, int core)
+{
+    luaL_newmetatable(L, HANDLE_MT);
+    lc_setfuncs(L, transport_metamethods);
+    lua_newtable(L);
+    lc_setfuncs(L, transport_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    lua_pushcfunction(L, transport_new);
+    lua_setfield(L, core, "transport");
+    lua_pushcfunction(L, core_perform_shared);
+    lua_setfield(L, core, "perform_shared");
+}
