@@ -429,6 +429,39 @@ describe("leadconduit client", function()
       assert.is_true(took >= 0.3 and took < 10, tostring(took))
     end)
 
+    it("timeout near max_time against a hanging server with many retries, not after them all", function()
+      local res, err, took = sync(srv:url("hang"), { timeout = 1, max_retries = 10, max_time = 2.5 })
+      assert.is_nil(res)
+      assert.equal("timeout", err.kind, tostring(err))
+      assert.is_true(err.retryable)
+      assert.is_true(err.attempts >= 2 and err.attempts <= 4, tostring(err.attempts))
+      assert.is_true(took >= 2.4 and took < 3.5, ("took %.2f s"):format(took))
+    end)
+
+    it("max_time caps the attempt itself: one hanging attempt ends at max_time, not timeout", function()
+      local res, err, took = sync(srv:url("hang"), { timeout = 30, max_retries = 3, max_time = 1 })
+      check_error(res, err, { kind = "timeout", retryable = true, attempts = 1 })
+      assert.is_true(took >= 0.9 and took < 2, ("took %.2f s"):format(took))
+    end)
+
+    it("does not start a Retry-After wait that would end past max_time", function()
+      local url, token = srv:counted("fail/503/forever/retry-after/10")
+      local res, err, took = sync(url, { max_retries = 3, max_time = 2 })
+      check_error(res, err, { kind = "timeout", status = 503, retryable = true, attempts = 1,
+        message = "max_time (2 s) ran out after 1 attempt; the last: http: HTTP 503" })
+      assert.is_true(took < 1.5, ("took %.2f s"):format(took))
+      assert.equal(1, srv:count(token).requests)
+    end)
+
+    it("retries within max_time while it lasts, and answers as usual when it is enough", function()
+      local url, token = srv:counted("fail/503/2/retry-after/1")
+      local res, err, took = sync(url, { max_retries = 5, max_time = 10 })
+      assert.is_nil(err)
+      assert.is_true(res.success)
+      assert.equal(3, srv:count(token).requests)
+      assert.is_true(took >= 1.9, ("took %.2f s"):format(took))
+    end)
+
     it("timeout when no answer comes within timeout", function()
       local res, err, took = sync(srv:url("hang"), { timeout = 0.5 })
       check_error(res, err, { kind = "timeout", retryable = true, attempts = 1 })
@@ -476,6 +509,36 @@ describe("leadconduit client", function()
       assert.is_nil(res)
       assert.equal("network", err.kind, tostring(err))
       assert.equal(true, err.retryable)
+    end)
+
+    it("network, retried, when the connection closes inside the response's headers", function()
+      -- libcurl itself calls this a complete, empty 200.
+      local res, err = sync(srv.headers_cut_url, { max_retries = 1 })
+      check_error(res, err, { kind = "network", retryable = true, attempts = 2, message = "headers" })
+    end)
+
+    it("no status after only a 1xx response and a timeout: a status is a final response's", function()
+      local res, err = sync(srv.early_hints_url, { timeout = 0.5 })
+      check_error(res, err, { kind = "timeout", retryable = true, attempts = 1 })
+    end)
+
+    it("the status decides when a 401, 503 or 200 comes with a corrupt gzip body", function()
+      local res, err = sync(srv:url("bad-gzip/401"))
+      check_error(res, err, { kind = "auth", status = 401, retryable = false, attempts = 1 })
+      res, err = sync(srv:url("bad-gzip/503"), { max_retries = 1 })
+      check_error(res, err, { kind = "http", status = 503, retryable = true, attempts = 2 })
+      res, err = sync(srv:url("bad-gzip/200"))
+      check_error(res, err, { kind = "decode", status = 200, retryable = false, attempts = 1 })
+    end)
+
+    it("shows line separators, bidirectional controls and a BOM in server text as ?", function()
+      for _, case in ipairs({ { "lsep", "line one?line two?paragraph" },
+                              { "bidi", "invoice ?fdp.exe? and ?isolate?" },
+                              { "bom", "?starts with a byte-order mark" } }) do
+        local res, err = sync(srv:url("error-text/500/" .. case[1]))
+        check_error(res, err, { kind = "http", status = 500, retryable = true, attempts = 1 })
+        assert.equal("HTTP 500: " .. case[2], err.message)
+      end
     end)
 
     it("tls, never retried, for a certificate ca_file does not trust", function()
@@ -590,6 +653,22 @@ describe("leadconduit client", function()
         assert_no_secret(err.message, "err.message for leak/" .. status)
         assert_no_secret(tostring(err), "tostring(err) for leak/" .. status)
       end
+    end)
+
+    it("keeps a key made of [REDACTED]'s characters out of the message it scrubbed", function()
+      -- "[REDACTED]" + the text after the key would spell the key again.
+      local key = "]a1b2c3d4e5f6"
+      local other = mock.start{ api_key = key }
+      local ok, res, err = pcall(function()
+        local c = leadconduit.new{ api_key = key, base_url = other:url("leak/403/a1b2c3d4e5f6a1b2c3d4e5f6"),
+          ca_file = other.ca_file, max_retries = 0 }
+        return c:sync_account()
+      end)
+      other:stop()
+      assert.is_true(ok, tostring(res))
+      check_error(res, err, { kind = "auth", status = 403, retryable = false, attempts = 1 })
+      assert.is_nil(err.message:find(key, 1, true), err.message)
+      assert.is_nil(tostring(err):find(key, 1, true))
     end)
 
     it("never shows it in tostring(client), open or closed", function()

@@ -27,7 +27,13 @@
 --   echo                         200 {"success":true,"account":{...},"request":{method, path, query,
 --                                args, headers (authorization shown as "Basic <API:test key>" when
 --                                exactly right, else "<other>"), connection, connection_requests}}
---   leak/<code>                  an error body quoting the API key and its Basic credential
+--   leak/<code>[/<suffix>]       an error body quoting the API key and its Basic credential; with a
+--                                suffix the error text is the key followed by the suffix
+--   expiring                     200, pending invitations lapsing relative to now: 30 minutes,
+--                                2 hours, 3 days, 10 days ahead, a day ago, never, flagged, unreadable
+--   error-text/<code>/<name>     that status with an error text holding U+2028/U+2029 (lsep),
+--                                bidirectional overrides and isolates (bidi) or a BOM (bom)
+--   bad-gzip/<code>              that status, Content-Encoding: gzip, a body that is not gzip
 --   invalid-json, truncated-json, empty-body, html-200     200 with a body that is not JSON
 --   success-false, no-account, account-not-table, account-array, account-null, not-object
 --                                200 JSON that is not a usable answer
@@ -50,6 +56,8 @@
 --   srv.reset_url                TCP that resets every connection when the client's first bytes
 --                                (its TLS ClientHello) arrive, before any TLS answer
 --   srv.silent_url               TCP that accepts and never answers (the handshake hangs)
+--   srv.headers_cut_url          plain HTTP that sends a status line and one header, then closes
+--   srv.early_hints_url          plain HTTP that sends a whole 103 Early Hints block, then nothing
 --   srv.refused_url              a port nobody listens on (connection refused)
 
 local socket = require "socket"
@@ -214,8 +222,9 @@ local function start_tcp_server(srv)
   for _ = 1, 250 do
     local ports = read_file(portfile)
     if ports then
-      srv.ports.reset = tonumber(ports:match("reset=(%d+)"))
-      srv.ports.silent = tonumber(ports:match("silent=(%d+)"))
+      for _, name in ipairs({ "reset", "silent", "cut", "hints" }) do
+        srv.ports[name] = tonumber(ports:match(name .. "=(%d+)"))
+      end
       return
     end
     socket.sleep(0.02)
@@ -315,6 +324,8 @@ function mock.start(opts)
   srv.wrong_host_url = ("https://127.0.0.1:%d"):format(srv.ports.wrong_host)
   srv.reset_url = ("https://127.0.0.1:%d"):format(srv.ports.reset)
   srv.silent_url = ("https://127.0.0.1:%d"):format(srv.ports.silent)
+  srv.headers_cut_url = ("http://127.0.0.1:%d"):format(srv.ports.cut)
+  srv.early_hints_url = ("http://127.0.0.1:%d"):format(srv.ports.hints)
   srv.refused_url = ("https://127.0.0.1:%d"):format(srv.ports.refused)
   return srv
 end

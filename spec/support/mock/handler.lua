@@ -212,15 +212,64 @@ scenarios.html = function(args)
   return send(status, HTML_PAGE:format(status, status), "text/html")
 end
 
--- The API key, in the clear and as the Basic credential, inside an error text.
+-- The API key, in the clear and as the Basic credential, inside an error text; with a suffix,
+-- the text is the key followed by the suffix (which a careless scrubber can join to the key).
 scenarios.leak = function(args)
   local status = num(args[1], 403)
   local text = "key " .. config.api_key .. " rejected (Basic " ..
     ngx.encode_base64("API:" .. config.api_key) .. ")"
+  if args[2] then text = config.api_key .. args[2] end
   if status >= 200 and status < 300 then
     return send(status, cjson.encode({ success = false, error = text }))
   end
   return json_error(status, text)
+end
+
+-- expiring: pending invitations whose expiry times are relative to now, for "what lapses soon".
+-- The name of each says when its invitation lapses.
+scenarios.expiring = function()
+  ngx.update_time()
+  local now = ngx.time()
+  local function at(seconds)
+    return os.date("!%Y-%m-%dT%H:%M:%SZ", now + seconds)
+  end
+  local function entry(n, name, expires_at, expired)
+    return { id = ("65a0c0ffee0000000000f%03d"):format(n), name = name, expired = expired or false,
+      invitation_expires_at = expires_at }
+  end
+  local null = cjson.null
+  return send(200, cjson.encode({ success = true, account = {
+    id = "65a0c0ffee0000000000f000", name = "Expiring invitations",
+    pending_sellers = {
+      entry(1, "in 30 minutes", at(1800)),
+      entry(2, "in 2 hours", at(7200)),
+      entry(3, "in 3 days", at(3 * 86400)),
+      entry(4, "in 10 days", at(10 * 86400)),
+      entry(5, "a day ago", at(-86400)),
+      entry(6, "never", null),
+      entry(7, "flagged expired, in 1 day", at(86400), true),
+      entry(8, "unreadable", "soon"),
+    },
+    pending_buyers = { entry(9, "buyer in 5 days", at(5 * 86400)) },
+  } }))
+end
+
+-- Error texts with characters that split or reorder a line where they are shown.
+local SPOOFING_TEXTS = {
+  lsep = "line one\226\128\168line two\226\128\169paragraph",
+  bidi = "invoice \226\128\174fdp.exe\226\128\172 and \226\129\167isolate\226\129\169",
+  bom = "\239\187\191starts with a byte-order mark",
+}
+
+-- error-text/<code>/<name>: that status with {"error": SPOOFING_TEXTS[name]}.
+scenarios["error-text"] = function(args)
+  return json_error(num(args[1], 500), SPOOFING_TEXTS[args[2]] or "mock: unknown text")
+end
+
+-- bad-gzip/<code>: that status, announced as gzip, with a body that is not gzip at all.
+scenarios["bad-gzip"] = function(args)
+  return send(num(args[1], 200), "this is not gzip data, whatever the header says", "application/json",
+    { ["Content-Encoding"] = "gzip" })
 end
 
 scenarios["invalid-json"] = function()
