@@ -170,3 +170,57 @@ describe("active_pending and expired_pending", function()
     assert.matches("leadconduit.active_pending: entry #2", err, 1, true)
   end)
 end)
+
+describe("expiring_pending", function()
+  local HOUR, DAY = 3600, 86400
+  local list = setmetatable({
+    entry("soon", false, "2023-11-07T06:31:56Z"),        -- NOW + 1 h
+    entry("edge", false, "2023-11-08T05:31:56Z"),        -- NOW + 1 d exactly
+    entry("later", false, "2023-11-14T05:31:56Z"),       -- NOW + 7 d
+    entry("lapsed", false, "2023-11-06T05:31:56Z"),      -- NOW - 1 d
+    entry("flagged", true, "2023-11-07T07:31:56Z"),      -- NOW + 2 h, but expired
+    entry("never", false, null),
+    entry("missing", false, nil),
+    entry("unreadable", false, "tomorrow"),
+    entry("offset", false, "2023-11-07T08:31:56+02:00"), -- NOW + 1 h, written in +02:00
+  }, array_mt)
+
+  it("lists the open entries lapsing at or before now + within, in order", function()
+    assert.same({ "soon", "offset" }, ids(leadconduit.expiring_pending(list, HOUR, NOW)))
+    assert.same({ "soon", "edge", "offset" }, ids(leadconduit.expiring_pending(list, DAY, NOW)))
+    assert.same({ "soon", "edge", "later", "offset" }, ids(leadconduit.expiring_pending(list, 7 * DAY, NOW)))
+    assert.same({}, ids(leadconduit.expiring_pending(list, 0, NOW)))
+    assert.same({}, ids(leadconduit.expiring_pending(list, HOUR - 1, NOW)))
+  end)
+
+  it("never lists an entry without an expiry time, an expired one or an unreadable one", function()
+    local all = ids(leadconduit.expiring_pending(list, 1e9, NOW))
+    for _, id in ipairs({ "never", "missing", "unreadable", "lapsed", "flagged" }) do
+      for _, got in ipairs(all) do assert.is_true(got ~= id, id) end
+    end
+  end)
+
+  it("returns a new array with array_mt; nil and null are empty lists; now defaults to the clock", function()
+    local out = leadconduit.expiring_pending(list, DAY, NOW)
+    assert.equal(array_mt, getmetatable(out))
+    assert.same({}, leadconduit.expiring_pending(nil, DAY))
+    assert.same({}, leadconduit.expiring_pending(null, DAY))
+    local in_a_minute = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 60)
+    assert.same({ "x" }, ids(leadconduit.expiring_pending({ entry("x", false, in_a_minute) }, HOUR)))
+  end)
+
+  it("raises for a within that is missing, negative or not a number, at the caller", function()
+    for _, bad in ipairs({ -1, "7d", 0 / 0 }) do
+      local ok, err = pcall(function()
+        local out = leadconduit.expiring_pending(list, bad, NOW)
+        return out
+      end)
+      assert.is_false(ok, tostring(bad))
+      assert.matches("partners_spec.lua:%d+: leadconduit.expiring_pending: bad argument #2 'within'", err)
+    end
+    assert.has_error(function() leadconduit.expiring_pending(list) end)
+    local ok, err = pcall(leadconduit.expiring_pending, list, DAY, "now")
+    assert.is_false(ok)
+    assert.matches("bad argument #3 'now'", err)
+  end)
+end)

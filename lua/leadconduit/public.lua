@@ -2,6 +2,7 @@
 -- that answers it (API.md "Module fields", and the additions README.md lists).
 
 local core = require "leadconduit.core"
+local changes = require "leadconduit.changes"
 local client = require "leadconduit.client"
 local features = require "leadconduit.features"
 local partners = require "leadconduit.partners"
@@ -18,6 +19,8 @@ return {
   is_expired = partners.is_expired,
   active_pending = partners.active_pending,
   expired_pending = partners.expired_pending,
+  expiring_pending = partners.expiring_pending,
+  changes = changes.changes,
   has_feature = features.has_feature,
   enabled_features = features.enabled_features,
   subscription_active = features.subscription_active,
