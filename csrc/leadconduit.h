@@ -4,6 +4,7 @@
  * transport.c one HTTP exchange through libcurl
  * decode.c    JSON text -> Lua values (with scan.h, utf8.h and number.c)
  * encode.c    Lua values -> JSON text
+ * files.c     file_info and write_private, for the command-line tool
  * compat.h    the Lua versions' differences
  * The build hides every other symbol (-fvisibility=hidden). */
 #ifndef LEADCONDUIT_H
@@ -43,6 +44,9 @@ int lc_encode(lua_State *L);
 /* Register the transport's metatable; set core.transport and core.perform_shared in the
  * table at index `core`. */
 void lc_open_transport(lua_State *L, int core);
+
+/* Set core.file_info and core.write_private in the table on top. */
+void lc_open_files(lua_State *L);
 
 /* Seconds from an arbitrary origin that never go backwards, the same in every thread of the
  * process (CLOCK_MONOTONIC): the clock of deadlines. */

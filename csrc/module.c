@@ -1,7 +1,7 @@
 /* module.c — the two entry points and the core's small functions.
  *
  * luaopen_leadconduit_core builds the C core (decode, encode, the libcurl transport, the null
- * sentinel, the array metatable, a clock and a sleep) that the Lua helpers in lua/leadconduit/
+ * sentinel, the array metatable, a clock, a sleep, two file calls) that the Lua helpers in lua/leadconduit/
  * build on; luaopen_leadconduit returns the public table, which lua/leadconduit/public.lua
  * assembles. C does the mechanics; the helpers decide. */
 #include <errno.h>
@@ -72,6 +72,7 @@ int luaopen_leadconduit_core(lua_State *L)
 
     lua_newtable(L);
     lc_setfuncs(L, core_functions);
+    lc_open_files(L);
 
     lua_pushliteral(L, "leadconduit " LEADCONDUIT_VERSION);
     lua_setfield(L, -2, "_VERSION");

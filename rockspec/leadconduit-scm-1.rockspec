@@ -28,6 +28,7 @@ build = {
     leadconduit = {
       sources = {
         "csrc/module.c", "csrc/transport.c", "csrc/decode.c", "csrc/number.c", "csrc/encode.c",
+        "csrc/files.c",
       },
       libraries = { "curl", "pthread" },
       libdirs = { "$(CURL_LIBDIR)" },

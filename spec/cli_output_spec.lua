@@ -10,7 +10,8 @@ describe("cli_output", function()
       id = "a\27[31mb", name = "x" .. csi .. "2Jy\127", invitation_expires_at = "2099\194\133",
     }
     local rows = output.pending_rows(setmetatable({ entry }, leadconduit.array_mt))
-    assert.are.same({ "a?[31mb", "x?2Jy?", "2099?" }, rows[1])
+    assert.are.same({ "a?[31mb  x?2Jy?  2099?" }, output.columns(rows))
+    assert.are.same({ "a?[31mb\tx?2Jy?\t2099?" }, output.tsv(rows))
   end)
 
   it("keeps other UTF-8 text as it is", function()

@@ -73,7 +73,8 @@ describe("leadconduit command-line tool", function()
   end)
 
   -- run{ args..., env = {NAME = value}, key = false (no LEADCONDUIT_API_KEY), url = scenario,
-  --      ca = false (no LEADCONDUIT_CA_FILE), key_in_stdout = true (sync --json of own account) }
+  --      ca = false (no LEADCONDUIT_CA_FILE), key_in_stdout = true (sync --json of own account),
+  --      stdin = text }
   -- -> { status, out, err }. Runs from an unrelated directory with nothing but PATH and HOME set.
   local function run(spec)
     local env = {
@@ -86,10 +87,11 @@ describe("leadconduit command-line tool", function()
     local quoted = {}
     for i, e in ipairs(env) do quoted[i] = shell_quote(e) end
     for _, a in ipairs(spec) do quoted[#quoted + 1] = shell_quote(a) end
-    local out_file, err_file = scratch .. "/stdout", scratch .. "/stderr"
-    local command = ("cd %s && env -i %s %s %s >%s 2>%s; echo $?"):format(shell_quote(scratch),
+    local out_file, err_file, in_file = scratch .. "/stdout", scratch .. "/stderr", scratch .. "/stdin"
+    write_file(in_file, spec.stdin or "")
+    local command = ("cd %s && env -i %s %s %s <%s >%s 2>%s; echo $?"):format(shell_quote(scratch),
       table.concat(quoted, " ", 1, #env), shell_quote(bin), table.concat(quoted, " ", #env + 1),
-      shell_quote(out_file), shell_quote(err_file))
+      shell_quote(in_file), shell_quote(out_file), shell_quote(err_file))
     local p = assert(io.popen(command))
     local status = tonumber(p:read("*l"))
     p:close()
@@ -363,7 +365,7 @@ describe("leadconduit command-line tool", function()
     it("--json prints the whole answer: sorted keys, null kept, [] for empty arrays", function()
       for _, name in ipairs({ "reference", "edge", "unicode", "nulls", "empty" }) do
         local url = name == "reference" and "" or "fixture/" .. name
-        local r = run{ "sync", "--json", url = url, key_in_stdout = true }
+        local r = run{ "sync", "--json", "--show-secrets", url = url, key_in_stdout = true }
         assert.equal(0, r.status, r.err)
         local expected = fixture(name)
         local got, err = leadconduit.decode(r.out)
@@ -379,8 +381,24 @@ describe("leadconduit command-line tool", function()
       assert.is_true(a < b)
     end)
 
-    it("--json shows the account's own secrets (the only place they appear)", function()
-      local r = run{ "sync", "--json", url = "fixture/secrets", key_in_stdout = true }
+    it("--json hides every api_key and *_api_key value, and the key wherever the server put it", function()
+      local r = run{ "sync", "--json", url = "fixture/secrets" }
+      assert.equal(0, r.status, r.err)
+      assert.is_nil(r.out:find(key, 1, true))
+      assert.is_nil(r.out:find("KEENREADSECRET", 1, true))
+      local answer = assert(leadconduit.decode(r.out))
+      assert.equal("(redacted)", answer.account.api_key)
+      assert.equal("(redacted)", answer.account.keen_read_api_key)
+      assert.equal("(redacted)", answer.account.keen_write_api_key)
+      for _, args in ipairs({ { "pending", "--json" }, { "pending", "--expired", "--json" },
+                              { "features", "--json" } }) do
+        args.url = "fixture/secrets"
+        assert.is_nil(run(args).out:find(key, 1, true), table.concat(args, " "))
+      end
+    end)
+
+    it("--json --show-secrets shows the account's own secrets as the server sent them", function()
+      local r = run{ "sync", "--json", "--show-secrets", url = "fixture/secrets", key_in_stdout = true }
       assert.equal(0, r.status)
       assert.truthy(r.out:find(key, 1, true))
       assert.truthy(r.out:find("KEENREADSECRET", 1, true))
@@ -605,6 +623,262 @@ describe("leadconduit command-line tool", function()
       assert_failure(run{ "sync", "--retries", "0", url = "leak/500" }, 4)
       assert_failure(run{ "sync", url = "leak/400" }, 5)
       assert_failure(run{ "pending", "--api-key-file", keyfile, url = "leak/400", key = false }, 5)
+    end)
+  end)
+
+  local function rows_of(text, separator)
+    local rows = {}
+    for _, line in ipairs(lines_of(text)) do
+      local cells = {}
+      for cell in (line .. separator):gmatch("(.-)" .. separator) do cells[#cells + 1] = cell end
+      rows[#rows + 1] = cells
+    end
+    return rows
+  end
+
+  describe("--max-time", function()
+    it("bounds the whole call: a hanging server with many retries gives timeout near the deadline", function()
+      local t0 = require("socket").gettime()
+      local r = run{ "sync", "--timeout", "1", "--retries", "10", "--max-time", "2.5", url = "hang" }
+      local took = require("socket").gettime() - t0
+      assert_failure(r, 4, "timeout")
+      assert.is_true(took >= 2.3 and took < 4.5, ("took %.2f s"):format(took))
+    end)
+
+    it("does not start a Retry-After wait that would end past the deadline", function()
+      local url = srv:counted("fail/503/forever/retry-after/20")
+      local t0 = require("socket").gettime()
+      local r = run{ "sync", "--retries", "3", "--max-time", "3", env = { LEADCONDUIT_BASE_URL = url },
+        url = false }
+      local took = require("socket").gettime() - t0
+      assert_failure(r, 4, "max_time")
+      assert.is_true(took < 2.5, ("waited %.2f s for a Retry-After past the deadline"):format(took))
+    end)
+
+    it("is checked like the client's max_time", function()
+      for _, v in ipairs({ "0", "-1", "86401", "x" }) do
+        assert_failure(run{ "sync", "--max-time=" .. v }, 2, "--max-time")
+      end
+    end)
+  end)
+
+  describe("pending --expiring-within", function()
+    local function ids(r)
+      local out = {}
+      for _, row in ipairs(rows_of(r.out, "\t")) do out[#out + 1] = row[2] end
+      return out
+    end
+
+    it("lists the open invitations that lapse within the duration, in order", function()
+      local cases = {
+        { "3600", { "in 30 minutes" } }, { "90m", { "in 30 minutes" } },
+        { "3h", { "in 30 minutes", "in 2 hours" } },
+        { "4d", { "in 30 minutes", "in 2 hours", "in 3 days" } },
+        { "7d", { "in 30 minutes", "in 2 hours", "in 3 days" } },
+        { "36h", { "in 30 minutes", "in 2 hours" } }, { "1.5d", { "in 30 minutes", "in 2 hours" } },
+        { "30d", { "in 30 minutes", "in 2 hours", "in 3 days", "in 10 days" } },
+        { "0", {} },
+      }
+      for _, case in ipairs(cases) do
+        local r = run{ "pending", "--tsv", "--expiring-within", case[1], url = "expiring" }
+        assert.equal(0, r.status, r.err)
+        assert.same(case[2], ids(r), case[1])
+      end
+      local r = run{ "pending", "--buyers", "--tsv", "--expiring-within", "7d", url = "expiring" }
+      assert.same({ "buyer in 5 days" }, ids(r))
+      r = run{ "pending", "--json", "--expiring-within", "3h", url = "expiring" }
+      local list = assert(leadconduit.decode(r.out))
+      assert.same({ "65a0c0ffee0000000000f001", "65a0c0ffee0000000000f002" }, { list[1].id, list[2].id })
+    end)
+
+    it("refuses a malformed duration, and --expired with it, as usage errors", function()
+      for _, v in ipairs({ "7 d", "7D", "-1", "1w", "d", "", "1e3", "7dd" }) do
+        assert_failure(run{ "pending", "--expiring-within=" .. v, url = "expiring" }, 2, "--expiring-within")
+      end
+      assert_failure(run{ "pending", "--expired", "--expiring-within", "7d" }, 2, "cannot be combined")
+    end)
+  end)
+
+  describe("--tsv", function()
+    it("prints pending as id, name, expiry separated by one TAB; TAB and newline become spaces", function()
+      local r = run{ "pending", "--tsv", url = "fixture/names" }
+      assert.equal(0, r.status, r.err)
+      local rows = rows_of(r.out, "\t")
+      assert.equal(6, #rows)
+      for _, row in ipairs(rows) do assert.equal(3, #row, table.concat(row, "|")) end
+      assert.same({ "65a0c0ffee0000000000e101", "Tab inside", "2099-01-01T00:00:00Z" }, rows[1])
+      assert.same({ "65a0c0ffee0000000000e102", "Line break and  CRLF", "-" }, rows[2])
+      assert.equal("株式会社リード", rows[3][2])
+      -- awk and cut read it as is
+      local awk = "awk -F'\\t' 'NF != 3 { exit 1 }'"
+      local ok, code = execute(("printf '%%s' %s | %s"):format(shell_quote(r.out), awk))
+      assert.is_true(ok, tostring(code))
+    end)
+
+    it("prints features as name, on or off, and changes as op, path, old, new", function()
+      local r = run{ "features", "--tsv", url = "fixture/names" }
+      assert.equal(0, r.status, r.err)
+      local rows = rows_of(r.out, "\t")
+      local seen = {}
+      for _, row in ipairs(rows) do
+        assert.equal(2, #row)
+        seen[row[1]] = row[2]
+      end
+      assert.equal("on", seen.firehose)
+      assert.equal("off", seen["beta flag"])
+      assert.equal("on", seen["实时竞价"])
+      assert.equal("off", seen.seller_access)
+    end)
+
+    it("cannot be combined with --json, and applies to pending, features and changes only", function()
+      assert_failure(run{ "pending", "--tsv", "--json" }, 2, "cannot be combined")
+      assert_failure(run{ "sync", "--tsv" }, 2, "--tsv")
+      assert_failure(run{ "feature", "firehose", "--tsv" }, 2, "--tsv")
+    end)
+  end)
+
+  describe("text columns", function()
+    it("align by display width: wide CJK and emoji count two, combining marks zero", function()
+      local r = run{ "pending", url = "fixture/names" }
+      assert.equal(0, r.status, r.err)
+      local output = require "leadconduit.cli_output"
+      local starts = {}
+      for _, line in ipairs(lines_of(r.out)) do
+        local expiry_at = line:find("2099", 1, true) or line:find("no expiry", 1, true)
+        starts[#starts + 1] = output.width(line:sub(1, expiry_at - 1))
+      end
+      assert.equal(6, #starts)
+      for i = 2, #starts do assert.equal(starts[1], starts[i], r.out) end
+      assert.equal(2, output.width("株"))
+      assert.equal(2, output.width("🚀"))
+      assert.equal(4, output.width("Cafe\204\129"))
+      assert.equal(7, output.width("Société"))
+    end)
+  end)
+
+  describe("--api-key-file -", function()
+    it("reads the key from standard input, trailing newline removed", function()
+      local r = run{ "sync", "--api-key-file", "-", key = false, stdin = key .. "\n" }
+      assert.equal(0, r.status, r.err)
+      r = run{ "sync", "--api-key-file", "-", key = false, stdin = key .. "\r\n" }
+      assert.equal(0, r.status, r.err)
+      r = run{ "sync", "--api-key-file", "-", key = false, stdin = key }
+      assert.equal(0, r.status, r.err)
+    end)
+
+    it("refuses empty input as a usage error", function()
+      assert_failure(run{ "sync", "--api-key-file", "-", key = false, stdin = "" }, 2, "standard input")
+      assert_failure(run{ "sync", "--api-key-file", "-", key = false, stdin = "\n" }, 2, "standard input")
+    end)
+  end)
+
+  describe("changes --since FILE", function()
+    local function saved_path(name)
+      return scratch .. "/" .. name
+    end
+
+    it("exits 0 when nothing changed and 1 with the changes when something did", function()
+      local file = saved_path("demo.json")
+      os.remove(file)
+      local r = run{ "changes", "--since", file, "--save", url = "fixture/demo" }
+      assert.equal(0, r.status, r.err) -- a missing FILE with --save: nothing changed, FILE created
+      assert.equal("", r.out)
+      r = run{ "changes", "--since", file, url = "fixture/demo" }
+      assert.equal(0, r.status, r.err)
+      r = run{ "changes", "--since", file, "--tsv", url = "fixture/demo_next" }
+      assert.equal(1, r.status, r.err)
+      local rows = rows_of(r.out, "\t")
+      local got = {}
+      for i, row in ipairs(rows) do got[i] = table.concat(row, " | ") end
+      assert.same({
+        'changed | data_truncated_at | "2025-11-01T00:00:00Z" | null',
+        "changed | features.conversion_feedback | false | true",
+        "changed | features.firehose | true | false",
+        'changed | keen_read_api_key | "(redacted)" | "(redacted)"',
+        'changed | pending_sellers[64b0c0ffee0000000000a201].invitation_expires_at | "2099-01-15T18:00:00Z"'
+          .. ' | "2099-02-15T18:00:00Z"',
+        "removed | pending_sellers[64b0c0ffee0000000000a202] | "
+          .. '{"expired":false,"id":"64b0c0ffee0000000000a202",'
+          .. '"invitation_expires_at":"2021-06-30T12:00:00Z","name":"Old Mill Marketing"} | ',
+        "added | pending_sellers[64b0c0ffee0000000000a205] |  | "
+          .. '{"expired":false,"id":"64b0c0ffee0000000000a205",'
+          .. '"invitation_expires_at":"2099-04-01T00:00:00Z","name":"Cascade Partners"}',
+        'changed | subscriptions.partner.inactive_at | "2025-01-15T10:30:00Z" | null',
+        'changed | subscriptions.partner.state | "inactive" | "active"',
+      }, got)
+      assert.is_nil(r.out:find("demo-keen-read-secret", 1, true))
+    end)
+
+    it("--save replaces FILE with the new answer, mode 0600, so the next run reports nothing", function()
+      local file = saved_path("rotate.json")
+      os.remove(file)
+      assert.equal(0, run{ "changes", "--since", file, "--save", url = "fixture/demo" }.status)
+      local r = run{ "changes", "--since", file, "--save", "--json", url = "fixture/demo_next" }
+      assert.equal(1, r.status, r.err)
+      local records = assert(leadconduit.decode(r.out))
+      assert.equal(9, #records)
+      assert.equal("(redacted)", records[4].old)
+      assert.equal("600", sys.capture("stat -c %a " .. shell_quote(file)):match("%d+"))
+      -- the saved answer keeps the real values (that is why it is private)
+      assert.truthy(read_file(file):find("demo-keen-read-secret-rotated", 1, true))
+      assert.equal(0, run{ "changes", "--since", file, url = "fixture/demo_next" }.status)
+      -- and nothing is left beside it
+      assert.equal("", sys.capture("ls " .. shell_quote(scratch) .. " | grep 'rotate.json.' || true"))
+    end)
+
+    it("leaves FILE untouched when the sync fails", function()
+      local file = saved_path("untouched.json")
+      os.remove(file)
+      assert.equal(0, run{ "changes", "--since", file, "--save", url = "fixture/demo" }.status)
+      local before = read_file(file)
+      assert_failure(run{ "changes", "--since", file, "--save", url = "status/503", "--retries", "0" }, 4)
+      assert.equal(before, read_file(file))
+    end)
+
+    it("does not call a secret changed when FILE holds it redacted, as sync --json prints it", function()
+      local file = saved_path("printed.json")
+      local printed = run{ "sync", "--json", url = "fixture/demo" }
+      assert.equal(0, printed.status)
+      write_file(file, printed.out)
+      local r = run{ "changes", "--since", file, url = "fixture/demo" }
+      assert.equal(0, r.status, r.out .. r.err)
+      assert.equal("", r.out)
+    end)
+
+    it("exits 2 for a missing or unreadable FILE without --save, or one holding no answer", function()
+      assert_failure(run{ "changes", "--since", saved_path("missing.json") }, 2, "missing.json")
+      write_file(saved_path("junk.json"), "not json")
+      assert_failure(run{ "changes", "--since", saved_path("junk.json") }, 2, "saved answer")
+      write_file(saved_path("array.json"), "[1]")
+      assert_failure(run{ "changes", "--since", saved_path("array.json") }, 2, "saved answer")
+      assert_failure(run{ "changes" }, 2, "--since")
+      assert_failure(run{ "changes", "--since", scratch }, 2)
+    end)
+
+    it("prints the changes aligned for people, absent values as -", function()
+      local file = saved_path("people.json")
+      os.remove(file)
+      assert.equal(0, run{ "changes", "--since", file, "--save", url = "fixture/demo" }.status)
+      local r = run{ "changes", "--since", file, url = "fixture/demo_next" }
+      assert.equal(1, r.status)
+      local lines = lines_of(r.out)
+      assert.equal(9, #lines)
+      assert.matches("^changed  features%.firehose%s+true%s+false$", lines[3])
+      assert.matches("%}  %-$", lines[6]) -- removed: no new value
+    end)
+  end)
+
+  describe("a closed pipe", function()
+    it("ends quietly with SIGPIPE's status, whether SIGPIPE is ignored or not", function()
+      for _, prelude in ipairs({ "", "trap '' PIPE; " }) do
+        local script = ("%s{ sleep 0.3; env -i PATH=/usr/bin:/bin LEADCONDUIT_API_KEY=%s"
+          .. " LEADCONDUIT_CA_FILE=%s LEADCONDUIT_BASE_URL=%s %s pending 2>%s; echo $? >%s; } | true")
+          :format(prelude, shell_quote(key), shell_quote(srv.ca_file), shell_quote(srv:url("fixture/demo")),
+            shell_quote(bin), shell_quote(scratch .. "/pipe.err"), shell_quote(scratch .. "/pipe.status"))
+        assert.is_true(execute("bash -c " .. shell_quote(script)))
+        assert.equal("141", read_file(scratch .. "/pipe.status"):match("%d+"), prelude)
+        assert.equal("", read_file(scratch .. "/pipe.err"), prelude)
+      end
     end)
   end)
 end)

@@ -1,10 +1,11 @@
--- leadconduit.cli — the command-line tool: arguments, API key, one sync, output and exit status.
--- bin/leadconduit only calls main(); argparse parses, cli_output formats. The API key comes from a
--- private file or the environment, never from argv, and is scrubbed from every line of text printed.
+-- leadconduit.cli — the command-line tool: arguments, one sync, what each command prints, and the
+-- exit status. bin/leadconduit only calls main(); argparse parses, cli_key finds the API key,
+-- cli_output formats. Every secret met on the way is scrubbed from what is printed.
 
 local argparse = require "argparse"
 local leadconduit = require "leadconduit"
 local client = require "leadconduit.client"
+local cli_key = require "leadconduit.cli_key"
 local core = require "leadconduit.core"
 local features = require "leadconduit.features"
 local options = require "leadconduit.options"
@@ -13,35 +14,51 @@ local redact = require "leadconduit.redact"
 
 local cli = {}
 
--- API.md "The command-line tool": exit statuses.
-local EXIT = { ok = 0, negative = 1, usage = 2, auth = 3, temporary = 4, failure = 5 }
+-- API.md "The command-line tool": exit statuses. 141 is the shell's status for SIGPIPE.
+local EXIT = { ok = 0, negative = 1, usage = 2, auth = 3, temporary = 4, failure = 5, pipe = 141 }
 cli.EXIT = EXIT
 
-local USAGE = "usage: leadconduit [options] sync | pending [--buyers] [--expired] | features | feature NAME"
+local USAGE = "usage: leadconduit [options] sync | pending [--buyers] [--expired | --expiring-within"
+  .. " DURATION] | features | feature NAME | changes --since FILE [--save]"
 
 local HELP = [[
 leadconduit - ask the LeadConduit API about your account, from shell scripts and cron jobs.
 
 Usage:
   leadconduit [options] sync           account summary; with --json the whole answer
-  leadconduit [options] pending [--buyers] [--expired]
+  leadconduit [options] pending [--buyers] [--expired | --expiring-within DURATION]
                                        open pending sellers, one per line: id, name, expiry
                                        --buyers   pending buyers instead of sellers
                                        --expired  expired invitations instead of open ones
+                                       --expiring-within DURATION  open invitations that lapse
+                                                  within DURATION: seconds, or 90m, 36h, 7d
   leadconduit [options] features       every feature flag, on or off
   leadconduit [options] feature NAME   prints nothing; exit status 0 when NAME is on, 1 when off:
                                        if leadconduit feature firehose; then ...; fi
+  leadconduit [options] changes --since FILE [--save]
+                                       what changed since the answer saved in FILE, one change
+                                       per line: op, path, old, new; exit status 0 when nothing
+                                       changed, 1 when something did
+                                       --save     then replace FILE with the new answer (mode
+                                                  0600, atomically); a missing FILE is created
 
 Options (before or after the command):
   --api-key-file FILE  read the API key from FILE (trailing newline removed); FILE must not be
-                       readable by group or others (chmod 600 FILE)
+                       readable by group or others (chmod 600 FILE); "-" reads one line from
+                       standard input
   --base-url URL       API address (default https://app.leadconduit.com)
   --ca-file FILE       PEM bundle of trusted certificate authorities (default: the system store)
   --timeout SECONDS    time limit of each attempt (default 30)
+  --max-time SECONDS   time limit of the whole call, retries and waits included (default none)
   --retries N          extra attempts after temporary failures, 0 to 10 (default 2)
   --json               print JSON instead of text: sorted keys, null kept
                        (sync: the whole answer; pending: an array; features: an object;
-                       feature: true or false)
+                       feature: true or false; changes: an array of {op, path, old, new})
+  --tsv                print one record per line, fields separated by a TAB, no padding
+                       (pending, features and changes)
+  --show-secrets       with --json, print the account's keys as the server sent them
+                       (otherwise every api_key and *_api_key value is "(redacted)"); the
+                       output then holds secrets
   -h, --help           show this help and exit
   --version            show the version and exit
 
@@ -52,27 +69,34 @@ Environment:
   LEADCONDUIT_CA_FILE   default for --ca-file
 
 Exit status:
-  0  success
-  1  negative answer (feature NAME is off)
-  2  usage or configuration error (unknown command or feature name, no API key, bad option)
+  0  success (changes: nothing changed)
+  1  negative answer (feature NAME is off; changes: something changed)
+  2  usage or configuration error (unknown command or feature name, no API key, bad option,
+     changes: a missing or unreadable FILE without --save)
   3  authentication failed
   4  temporary failure worth retrying later (network, timeout, rate limited, 5xx)
   5  any other failure
 Errors go to stderr as one line starting with "leadconduit: ".
 ]]
 
--- Options every command accepts, before or after its name: { flag, argname, what to call it in errors }.
+-- Options and flags every command accepts, before or after its name: { flag, argname }.
 local COMMON_OPTIONS = {
   { "--api-key-file", "FILE" }, { "--base-url", "URL" }, { "--ca-file", "FILE" },
-  { "--timeout", "SECONDS" }, { "--retries", "N" },
+  { "--timeout", "SECONDS" }, { "--max-time", "SECONDS" }, { "--retries", "N" },
 }
-local COMMON_FLAGS = { { "--json", "json" }, { "-h --help", "help" }, { "--version", "version" } }
+local COMMON_FLAGS = {
+  { "--json", "json" }, { "--tsv", "tsv" }, { "--show-secrets", "show_secrets" },
+  { "-h --help", "help" }, { "--version", "version" },
+}
 
 -- The client's option names, as the flags a command-line user knows them by.
 local FLAG_OF_OPTION = {
   base_url = "--base-url", ca_file = "--ca-file", timeout = "--timeout",
-  connect_timeout = "--timeout", max_retries = "--retries",
+  connect_timeout = "--timeout", max_time = "--max-time", max_retries = "--retries",
 }
+
+-- The commands whose records --tsv can print.
+local TSV_COMMANDS = { pending = true, features = true, changes = true }
 
 -- A failure that ends the run: error() carries it to main, which prints it and exits.
 -- show_usage adds the short usage line, for mistakes in the arguments themselves.
@@ -99,15 +123,17 @@ local function make_parser()
   local parser = argparse("leadconduit"):add_help(false):require_command(false)
   add_common(parser, "")
   parser:command_target("command")
-  local commands = {
-    parser:command("sync"):add_help(false),
-    parser:command("pending"):add_help(false),
-    parser:command("features"):add_help(false),
-    parser:command("feature"):add_help(false),
-  }
-  commands[2]:flag("--buyers")
-  commands[2]:flag("--expired")
-  commands[4]:argument("name"):argname("NAME")
+  local pending = parser:command("pending"):add_help(false)
+  pending:flag("--buyers")
+  pending:flag("--expired")
+  pending:option("--expiring-within"):argname("DURATION")
+  local feature = parser:command("feature"):add_help(false)
+  feature:argument("name"):argname("NAME")
+  local changes = parser:command("changes"):add_help(false)
+  changes:option("--since"):argname("FILE")
+  changes:flag("--save")
+  local commands = { parser:command("sync"):add_help(false), pending,
+    parser:command("features"):add_help(false), feature, changes }
   for _, command in ipairs(commands) do add_common(command, "cmd_") end
   return parser
 end
@@ -121,6 +147,22 @@ local function refuse_key_argument(args)
       fail(EXIT.usage, "--api-key is not accepted: other users can read the command line; "
         .. "use --api-key-file FILE or the LEADCONDUIT_API_KEY environment variable")
     end
+  end
+end
+
+-- What only makes sense together, or not at all, once argparse has done its part.
+local function check_combinations(args)
+  if args.json and args.tsv then
+    fail(EXIT.usage, "--json and --tsv cannot be combined", true)
+  end
+  if args.tsv and args.command and not TSV_COMMANDS[args.command] then
+    fail(EXIT.usage, "--tsv applies to pending, features and changes", true)
+  end
+  if args.expired and args.expiring_within then
+    fail(EXIT.usage, "--expired and --expiring-within cannot be combined", true)
+  end
+  if args.command == "changes" and not args.since then
+    fail(EXIT.usage, "changes needs --since FILE", true)
   end
 end
 
@@ -139,74 +181,8 @@ local function parse_arguments(argv)
   for _, f in ipairs(COMMON_FLAGS) do
     result[f[2]] = result[f[2]] or result["cmd_" .. f[2]]
   end
+  check_combinations(result)
   return result
-end
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- mode ("file", "directory", ...) and permissions ("rw-------") of path, following symlinks.
-local function file_mode(path)
-  local has_lfs, lfs = pcall(require, "lfs")
-  if has_lfs then
-    local attr, err = lfs.attributes(path)
-    if not attr then return nil, err end
-    return attr.mode, attr.permissions
-  end
-  local p = io.popen("stat -L -c '%F|%A' -- " .. shell_quote(path) .. " 2>&1")
-  local line = p and p:read("*l") or ""
-  if p then p:close() end
-  local kind, perms = line:match("^(.-)|.(.........)$")
-  if not kind then return nil, line end
-  return (kind:match("^regular") and "file" or kind), perms
-end
-
-local function trim_right(s)
-  return (s:gsub("%s+$", ""))
-end
-
-local function read_key_file(path)
-  local mode, perms = file_mode(path)
-  if not mode then
-    fail(EXIT.usage, ("cannot read the API key file %s: %s"):format(path, tostring(perms)))
-  end
-  if mode ~= "file" then
-    fail(EXIT.usage, ("the API key file %s is not a regular file"):format(path))
-  end
-  if perms:sub(4, 4) == "r" or perms:sub(7, 7) == "r" then
-    fail(EXIT.usage, ("the API key file %s is readable by other users (%s); run: chmod 600 %s")
-      :format(path, perms, path))
-  end
-  local f, err = io.open(path, "rb")
-  if not f then
-    fail(EXIT.usage, ("cannot read the API key file %s: %s"):format(path, tostring(err)))
-  end
-  local key = f:read("*a")
-  f:close()
-  key = trim_right(key or "")
-  if key == "" then
-    fail(EXIT.usage, ("the API key file %s is empty"):format(path))
-  end
-  return key
-end
-
-local function env(name)
-  local v = os.getenv(name)
-  if v == nil or v == "" then return nil end
-  return v
-end
-
--- The API key and where it came from (for messages that must not quote it).
-local function find_key(args)
-  if args.api_key_file then
-    return read_key_file(args.api_key_file), "the API key file " .. args.api_key_file
-  end
-  local key = env("LEADCONDUIT_API_KEY")
-  if key then
-    return trim_right(key), "LEADCONDUIT_API_KEY"
-  end
-  fail(EXIT.usage, "no API key: set LEADCONDUIT_API_KEY or pass --api-key-file FILE")
 end
 
 -- A flag's value as a number, or a usage error. Whether the number is in range is
@@ -219,6 +195,21 @@ local function number_flag(flag, value)
   return n
 end
 
+local UNIT_SECONDS = { [""] = 1, s = 1, m = 60, h = 3600, d = 86400 }
+
+--- duration(text) -> seconds: "3600", "90m", "36h", "7d", "1.5h"; nil for anything else
+function cli.duration(text)
+  local number, unit = tostring(text):match("^(%d+%.?%d*)([smhd]?)$")
+  if not number then return nil end
+  return tonumber(number) * UNIT_SECONDS[unit]
+end
+
+local function env(name)
+  local v = os.getenv(name)
+  if v == nil or v == "" then return nil end
+  return v
+end
+
 local function client_options(args, key)
   local opts = {
     api_key = key,
@@ -229,6 +220,9 @@ local function client_options(args, key)
     opts.timeout = number_flag("--timeout", args.timeout)
     -- One flag for both: a connection may not take longer than the attempt.
     opts.connect_timeout = opts.timeout > 0 and math.min(opts.timeout, 10) or nil
+  end
+  if args.max_time then
+    opts.max_time = number_flag("--max-time", args.max_time)
   end
   if args.retries then
     opts.max_retries = number_flag("--retries", args.retries)
@@ -272,12 +266,36 @@ local function sync(opts, key_source)
   return res
 end
 
--- What each command prints: text lines or a JSON value; and its exit status.
+-- The answer saved in FILE by `sync --json` or `changes --save`; nil when FILE is missing and
+-- --save will create it. Read before the sync, so that a bad FILE costs no request.
+local function read_saved(path, save)
+  local f, err, code = io.open(path, "rb")
+  if not f then
+    if save and code == 2 then return nil end -- ENOENT: the first run of a cron job
+    fail(EXIT.usage, "cannot read the saved answer: " .. tostring(err))
+  end
+  local text = f:read("*a")
+  f:close()
+  local saved, why = leadconduit.decode(text or "")
+  if type(saved) ~= "table" or type(saved.account) ~= "table" then
+    fail(EXIT.usage, ("%s does not hold a saved answer (what `leadconduit sync --json` prints): %s")
+      :format(path, why or "no account object"))
+  end
+  return saved
+end
+
+-- What each command prints: lines of text, TSV rows or a JSON value; and its exit status.
 local commands = {}
+
+-- A command's records as text columns, TSV or JSON.
+local function records(args, rows_of, json)
+  if args.json then return { json = json } end
+  return { rows = rows_of(args.tsv) }
+end
 
 function commands.sync(res, args)
   if args.json then return { json = res } end
-  return { lines = output.columns(output.summary_rows(res.account)) }
+  return { rows = output.summary_rows(res.account) }
 end
 
 function commands.pending(res, args)
@@ -285,15 +303,20 @@ function commands.pending(res, args)
   -- Not `args.buyers and account.pending_buyers or ...`: a missing buyers list would list the sellers.
   local list
   if args.buyers then list = account.pending_buyers else list = account.pending_sellers end
-  local pick = args.expired and leadconduit.expired_pending or leadconduit.active_pending
-  local entries = pick(list)
-  if args.json then return { json = entries } end
-  return { lines = output.columns(output.pending_rows(entries)) }
+  local entries
+  if args.expiring_within then
+    local within = cli.duration(args.expiring_within)
+    entries = leadconduit.expiring_pending(list, within)
+  elseif args.expired then
+    entries = leadconduit.expired_pending(list)
+  else
+    entries = leadconduit.active_pending(list)
+  end
+  return records(args, function(tsv) return output.pending_rows(entries, tsv) end, entries)
 end
 
 function commands.features(res, args)
-  if args.json then return { json = output.features(res.account) } end
-  return { lines = output.columns(output.feature_rows(res.account)) }
+  return records(args, function() return output.feature_rows(res.account) end, output.features(res.account))
 end
 
 function commands.feature(res, args)
@@ -303,7 +326,20 @@ function commands.feature(res, args)
   local on = leadconduit.has_feature(res.account, args.name)
   local status = on and EXIT.ok or EXIT.negative
   if args.json then return { json = on, status = status } end
-  return { lines = {}, status = status }
+  return { rows = {}, status = status }
+end
+
+function commands.changes(res, args, saved)
+  local found = setmetatable({}, leadconduit.array_mt)
+  if saved then found = leadconduit.changes(saved.account, res.account) end
+  if args.save then
+    -- The real values (hence mode 0600): a key rotated since is reported next time, redacted.
+    local ok, err = core.write_private(args.since, output.json(res) .. "\n")
+    if not ok then fail(EXIT.failure, "cannot save the answer: " .. err) end
+  end
+  local result = records(args, function(tsv) return output.change_rows(found, tsv) end, found)
+  result.status = #found > 0 and EXIT.negative or EXIT.ok
+  return result
 end
 
 local function version()
@@ -311,11 +347,27 @@ local function version()
   return ("%s (%s, %s)"):format(leadconduit._VERSION, lua, core.curl_version())
 end
 
--- Runs the tool and returns its exit status; what to print goes into `out` (text or json), and
--- every secret met on the way into out.secrets.
+-- The text a command's result prints, secrets removed, or nil when it prints nothing.
+local function render(result, args, secrets)
+  if result.json ~= nil then
+    local value = result.json
+    if not args.show_secrets then value = redact.fields(value, secrets) end
+    local ok, text = pcall(output.json, value)
+    if not ok then
+      fail(EXIT.failure, "the answer cannot be printed as JSON: " .. tostring(text))
+    end
+    return text .. "\n"
+  end
+  if #result.rows == 0 then return nil end
+  local lines = args.tsv and output.tsv(result.rows) or output.columns(result.rows)
+  return redact.scrub(table.concat(lines, "\n") .. "\n", secrets)
+end
+
+-- Runs the tool and returns its exit status; what to print goes into out.text, and every secret
+-- met on the way into out.secrets.
 local function run(argv, out)
   -- Scrub the environment's key even from argument errors, in case it was pasted into argv too.
-  out.secrets[#out.secrets + 1] = env("LEADCONDUIT_API_KEY")
+  out.secrets[#out.secrets + 1] = cli_key.env_key()
   local args = parse_arguments(argv)
   if args.help then
     out.text = HELP
@@ -328,30 +380,28 @@ local function run(argv, out)
   if not args.command then
     fail(EXIT.usage, "no command given", true)
   end
-  local key, key_source = find_key(args)
+  if args.expiring_within and not cli.duration(args.expiring_within) then
+    fail(EXIT.usage, ("--expiring-within must be seconds or a number followed by s, m, h or d"
+      .. " (90m, 36h, 7d), got %q"):format(args.expiring_within), true)
+  end
+  local saved = args.command == "changes" and read_saved(args.since, args.save)
+  local key, key_source = cli_key.find(args.api_key_file)
+  if not key then fail(EXIT.usage, key_source) end
   out.secrets[#out.secrets + 1] = key
-  local opts = client_options(args, key)
-  local res = sync(opts, key_source)
+  local res = sync(client_options(args, key), key_source)
 
-  local ok, result = pcall(commands[args.command], res, args)
+  local ok, result = pcall(commands[args.command], res, args, saved)
   if not ok then
     if type(result) == "table" then error(result, 0) end
     fail(EXIT.failure, "unexpected answer: " .. tostring(result))
   end
-  if result.json ~= nil then
-    local printed, text = pcall(output.json, result.json)
-    if not printed then
-      fail(EXIT.failure, "the answer cannot be printed as JSON: " .. tostring(text))
-    end
-    out.json = text .. "\n"
-  elseif #result.lines > 0 then
-    out.text = table.concat(result.lines, "\n") .. "\n"
-  end
+  out.text = render(result, args, out.secrets)
   return result.status or EXIT.ok
 end
 
+local EPIPE = 32 -- Linux
+
 --- main(argv) -> exit status. Writes the result to stdout and any error, as one line, to stderr.
--- --json output is the decoded answer as is (the only place account secrets may appear).
 function cli.main(argv)
   local out = { secrets = {} }
   local ok, status = pcall(run, argv or {}, out)
@@ -371,12 +421,13 @@ function cli.main(argv)
     end
     return status
   end
-  local text = out.json or (out.text and redact.scrub(out.text, out.secrets))
-  if text then
-    -- A full disk or closed stdout must not pass for success in a cron job.
-    local written, err = io.stdout:write(text)
-    if written then written, err = io.stdout:flush() end
+  if out.text then
+    -- A full disk or closed stdout must not pass for success in a cron job; a reader that has
+    -- seen enough (| head -1) is no failure: the usual quiet SIGPIPE status.
+    local written, err, code = io.stdout:write(out.text)
+    if written then written, err, code = io.stdout:flush() end
     if not written then
+      if code == EPIPE then return EXIT.pipe end
       io.stderr:write("leadconduit: cannot write the output: ", tostring(err), "\n")
       return EXIT.failure
     end
