@@ -1,27 +1,20 @@
 -- Specs for leadconduit.decode against Nicolas Seriot's JSONTestSuite, used in place from
--- $LEADCONDUIT_SHARED/conformance: y_ accepted, n_ rejected, i_ answered as pinned below,
--- and the test_transform files decoded to the values we chose (documented in README.md).
+-- ../shared/conformance where it is there (spec/support/shared.lua): y_ accepted, n_ rejected,
+-- i_ answered as pinned below, and the test_transform files decoded to the values we chose
+-- (documented in README.md). Our own corpus, which always runs, is spec/rfc8259_spec.lua.
 local leadconduit = require "leadconduit"
+local shared = require "support.shared"
 local sys = require "support.sys"
 local decode = leadconduit.decode
 
-local shared = os.getenv("LEADCONDUIT_SHARED")
-local suite_dir = shared and shared .. "/conformance/JSONTestSuite"
-local transform_dir = shared and shared .. "/conformance/JSONTestSuite-transform"
+local suite_dir = shared.DIR .. "/conformance/JSONTestSuite"
+local transform_dir = shared.DIR .. "/conformance/JSONTestSuite-transform"
 local has_integers = math.type ~= nil
 
 local read = sys.slurp
 
 local function list(dir)
   return sys.list_files(dir, ".json")
-end
-
-local function available(dir)
-  if not dir or #list(dir) == 0 then
-    pending("LEADCONDUIT_SHARED/conformance is not available (run the specs through make)")
-    return false
-  end
-  return true
 end
 
 -- What we answer for each implementation-defined i_ file: true = accepted.
@@ -73,9 +66,10 @@ local function kind(x)
   return has_integers and math.type(x) or "float"
 end
 
+-- Defined only where the files are there; spec/shared_data_spec.lua says when they are not.
 describe("JSONTestSuite", function()
+  if not shared.files("conformance/JSONTestSuite", ".json") then return end
   it("accepts every y_ file", function()
-    if not available(suite_dir) then return end
     local n = 0
     for _, name in ipairs(list(suite_dir)) do
       if name:sub(1, 2) == "y_" then
@@ -88,7 +82,6 @@ describe("JSONTestSuite", function()
   end)
 
   it("rejects every n_ file with a positioned message", function()
-    if not available(suite_dir) then return end
     local n = 0
     for _, name in ipairs(list(suite_dir)) do
       if name:sub(1, 2) == "n_" then
@@ -104,7 +97,6 @@ describe("JSONTestSuite", function()
   end)
 
   it("answers every i_ file as pinned, without raising", function()
-    if not available(suite_dir) then return end
     local seen = 0
     for _, name in ipairs(list(suite_dir)) do
       if name:sub(1, 2) == "i_" then
@@ -121,7 +113,6 @@ describe("JSONTestSuite", function()
   end)
 
   it("decodes the huge and tiny i_number files to infinities, floats and zeros", function()
-    if not available(suite_dir) then return end
     local function first(name)
       return decode(read(suite_dir .. "/" .. name .. ".json"))[1]
     end
@@ -139,12 +130,12 @@ describe("JSONTestSuite", function()
 end)
 
 describe("JSONTestSuite transform cases", function()
+  if not shared.files("conformance/JSONTestSuite-transform", ".json") then return end
   local function value_of(name)
     return decode(read(transform_dir .. "/" .. name .. ".json"))
   end
 
   it("pins the integer boundary: integers inside lua_Integer, floats outside", function()
-    if not available(transform_dir) then return end
     local max, min = value_of("number_9223372036854775807")[1], value_of("number_-9223372036854775808")[1]
     if has_integers then
       assert.are.equal(math.maxinteger, max)
@@ -164,7 +155,6 @@ describe("JSONTestSuite transform cases", function()
   end)
 
   it("pins fractions and exponents as floats, correctly rounded", function()
-    if not available(transform_dir) then return end
     assert.are.equal("float", kind(value_of("number_1.0")[1]))
     assert.are.equal(1.0, value_of("number_1.0")[1])
     assert.are.equal(1.0, value_of("number_1.000000000000000005")[1])
@@ -176,14 +166,12 @@ describe("JSONTestSuite transform cases", function()
   end)
 
   it("keeps the last value of a duplicated key, -0 included", function()
-    if not available(transform_dir) then return end
     assert.are.same({ a = 2 }, value_of("object_same_key_different_values"))
     assert.are.same({ a = 1 }, value_of("object_same_key_same_value"))
     assert.is_true(is_negative_zero(value_of("object_same_key_unclear_values").a))
   end)
 
   it("keeps NFC and NFD keys apart, byte for byte", function()
-    if not available(transform_dir) then return end
     for _, name in ipairs { "object_key_nfc_nfd", "object_key_nfd_nfc" } do
       local v = value_of(name)
       assert.are.equal("NFC", v["\195\169"])
@@ -192,7 +180,6 @@ describe("JSONTestSuite transform cases", function()
   end)
 
   it("keeps an escaped NUL and rejects invalid code points", function()
-    if not available(transform_dir) then return end
     assert.are.equal("A\0B", value_of("string_with_escaped_NULL")[1])
     for _, name in ipairs { "string_1_escaped_invalid_codepoint", "string_2_escaped_invalid_codepoints",
       "string_3_escaped_invalid_codepoints" } do
