@@ -1,7 +1,8 @@
 # leadconduit — build, install, test, demo and the quality gates.
 #
-#   make [LUA_VERSION=5.4|5.3|5.1|jit]     build build/<ver>/leadconduit.so
-#   make install PREFIX=/usr/local DESTDIR= standard Lua layout + bin/leadconduit
+#   make [LUA_VERSION=5.4|5.3|5.2|5.1|jit]     build build/<ver>/leadconduit.so
+#   make install PREFIX=/usr/local DESTDIR= standard Lua layout, bin/leadconduit, its man page and
+#                                           bash completion, the LuaCATS annotations
 #   make test                               deps, lint, the busted suite on every installed interpreter
 #   make demo                               sync against the mock server and print a summary
 
@@ -21,7 +22,7 @@ else
 endif
 
 # Every interpreter `make test` runs the suite under, when it is installed.
-TEST_VERSIONS ?= 5.4 5.3 5.1 jit
+TEST_VERSIONS ?= 5.4 5.3 5.2 5.1 jit
 
 # test-one needs pipefail.
 SHELL := /bin/bash
@@ -31,26 +32,34 @@ CC         ?= cc
 OPTFLAGS   ?= -O2
 CFLAGS     ?= $(OPTFLAGS) -g
 WARNFLAGS  := -std=c99 -Wall -Wextra -Werror -pedantic-errors -Wno-overlength-strings
-# Lua modules resolve lua_* from the interpreter that loads them: never link liblua.
-MOD_CFLAGS  = $(WARNFLAGS) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE \
-              $(shell $(PKG_CONFIG) --cflags $(LUA_PKG) libcurl)
-MOD_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl) -lm -pthread
+# Where the headers and libraries are: pkg-config's answer, unless given (LuaRocks gives its own,
+# see rockspec/). Lua modules resolve lua_* from the interpreter that loads them: never link liblua.
+LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PKG))
+CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
+CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl)
+MOD_CFLAGS   = $(WARNFLAGS) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(LUA_CFLAGS) $(CURL_CFLAGS)
+MOD_LIBS     = $(CURL_LIBS) -lm -pthread
 
-BUILD_DIR := build/$(LUA_VERSION)
+BUILD_DIR ?= build/$(LUA_VERSION)
 MODULE    := $(BUILD_DIR)/leadconduit.so
 SOURCES   := $(wildcard csrc/*.c)
 HEADERS   := $(wildcard csrc/*.h)
 OBJECTS   := $(SOURCES:csrc/%.c=$(BUILD_DIR)/%.o)
 LUA_FILES := $(wildcard lua/leadconduit/*.lua)
 
-LIB_DIR   = $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
-SHARE_DIR = $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/leadconduit
-BIN_DIR   = $(DESTDIR)$(PREFIX)/bin
+# Where install puts things (DESTDIR is prepended, for staged installs; LuaRocks sets the INST_*).
+INST_LIBDIR     ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+INST_LUADIR     ?= $(PREFIX)/share/lua/$(LUA_ABI)
+INST_BINDIR     ?= $(PREFIX)/bin
+INST_MANDIR     ?= $(PREFIX)/share/man/man1
+INST_COMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+LUA_INTERPRETER ?= $(or $(shell command -v $(LUA_BIN)),/usr/bin/env $(LUA_BIN))
 
-SHARED ?= ../shared
-export LEADCONDUIT_SHARED ?= $(abspath $(SHARED))
+# Extra test and benchmark data, where a checkout has it beside it (CI does); the specs look for
+# its files themselves (spec/support/shared.lua), LEADCONDUIT_SHARED=dir looks elsewhere.
+SHARED := $(or $(LEADCONDUIT_SHARED),../shared)
 
-.PHONY: all install uninstall clean deps deps-demo deps-test deps-check lint test test-one demo
+.PHONY: all install uninstall rock clean deps deps-demo deps-test deps-check lint test test-one demo
 
 all: $(MODULE)
 
@@ -64,19 +73,36 @@ $(BUILD_DIR):
 	mkdir -p $@
 
 install: $(MODULE)
-	install -d $(LIB_DIR) $(SHARE_DIR) $(BIN_DIR)
-	install -m 0755 $(MODULE) $(LIB_DIR)/leadconduit.so
-	install -m 0644 $(LUA_FILES) $(SHARE_DIR)/
-	sed -e '1s|^#!.*|#!$(or $(shell command -v $(LUA_BIN)),/usr/bin/env $(LUA_BIN))|' \
-	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|package.path = [==[$(PREFIX)/share/lua/$(LUA_ABI)/?.lua;]==] .. package.path; package.cpath = [==[$(PREFIX)/lib/lua/$(LUA_ABI)/?.so;]==] .. package.cpath|' \
-	    bin/leadconduit > $(BIN_DIR)/leadconduit && chmod 0755 $(BIN_DIR)/leadconduit
+	install -d $(DESTDIR)$(INST_LIBDIR) $(DESTDIR)$(INST_LUADIR)/leadconduit $(DESTDIR)$(INST_BINDIR) \
+	  $(DESTDIR)$(INST_MANDIR) $(DESTDIR)$(INST_COMPDIR)
+	install -m 0755 $(MODULE) $(DESTDIR)$(INST_LIBDIR)/leadconduit.so
+	install -m 0644 $(LUA_FILES) $(DESTDIR)$(INST_LUADIR)/leadconduit/
+	install -m 0644 types/leadconduit.lua $(DESTDIR)$(INST_LUADIR)/leadconduit/types.lua
+	install -m 0644 doc/leadconduit.1 $(DESTDIR)$(INST_MANDIR)/leadconduit.1
+	install -m 0644 completions/leadconduit $(DESTDIR)$(INST_COMPDIR)/leadconduit
+	sed -e '1s|^#!.*|#!$(LUA_INTERPRETER)|' \
+	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|package.path = [==[$(INST_LUADIR)/?.lua;]==] .. package.path; package.cpath = [==[$(INST_LIBDIR)/?.so;]==] .. package.cpath|' \
+	    bin/leadconduit > $(DESTDIR)$(INST_BINDIR)/leadconduit && chmod 0755 $(DESTDIR)$(INST_BINDIR)/leadconduit
 
 uninstall:
-	rm -f $(LIB_DIR)/leadconduit.so $(BIN_DIR)/leadconduit
-	rm -rf $(SHARE_DIR)
+	rm -f $(DESTDIR)$(INST_LIBDIR)/leadconduit.so $(DESTDIR)$(INST_BINDIR)/leadconduit
+	rm -f $(DESTDIR)$(INST_MANDIR)/leadconduit.1 $(DESTDIR)$(INST_COMPDIR)/leadconduit
+	rm -rf $(DESTDIR)$(INST_LUADIR)/leadconduit
 
+# The LuaRocks build of this checkout, with what Debian's LuaRocks needs (rockspec/*.rockspec):
+# make rock [LUA_VERSION=5.4] [ROCK_TREE=dir] (default: the user's tree, ~/.luarocks)
+ROCKSPEC ?= rockspec/leadconduit-scm-1.rockspec
+rock:
+	luarocks make --lua-version=$(LUA_ABI) --deps-mode=none $(if $(ROCK_TREE),--tree=$(ROCK_TREE),--local) \
+	  $(ROCKSPEC) CURL_INCDIR=$(shell $(PKG_CONFIG) --variable=includedir libcurl) \
+	  CURL_LIBDIR=$(shell $(PKG_CONFIG) --variable=libdir libcurl)
+
+# Every build output lives under build/; a LuaRocks build writes there too (BUILD_DIR=build/rock).
+# The two files of the root are what other build tools leave: a stray leadconduit.so in the
+# checkout would be loaded by a later `lua` run from here.
 clean:
 	rm -rf build
+	rm -f csrc/*.o leadconduit.so
 
 # Installs missing Debian packages when run as root on Debian; otherwise says what is missing.
 # Each target asks for the set it needs (.ci/install-deps): demo < test < check.
@@ -87,7 +113,7 @@ deps-demo deps-test deps-check: deps-%:
 # luacheck on every Lua file, cppcheck on the C, and the C layout of .clang-format.
 C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c) bench/curl_loop.c .ci/asan_lua.c
 lint: deps-test
-	luacheck lua spec bench bin/leadconduit examples
+	luacheck lua spec bench bin/leadconduit examples types
 	clang-format --dry-run --Werror --style=file $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c99 \
 	  --suppress=missingIncludeSystem --suppress=toomanyconfigs -I csrc $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PKG)) \
@@ -104,6 +130,10 @@ totals = sed 's/\x1b\[[0-9;]*m//g' $(1) | \
   awk '/ successes \/ .* failures \/ .* errors/ { p += $$1; f += $$4 + $$7 } \
        END { printf "%d passed, %d failed\n", p, f }'
 
+# Names, once, the extra checks that had no ../shared data to run on (spec/support/shared.lua).
+SKIPPED_EXTRAS = package.path = "spec/?.lua;" .. package.path; \
+  for _, m in ipairs(require("support.shared").missing()) do print("== skipped, no data: " .. m) end
+
 # Every installed interpreter, then one closing line with the totals of all the runs.
 test: deps-test lint
 	@rm -rf build/logs; set -e; ran=; for v in $(TEST_VERSIONS); do \
@@ -113,6 +143,7 @@ test: deps-test lint
 	    $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; ran="$$ran $$v"; \
 	  else echo "== $$bin not installed: skipped"; fi; \
 	done; echo "== suite passed under:$$ran"
+	@LEADCONDUIT_SHARED='$(SHARED)' $(LUA_BIN) -e '$(SKIPPED_EXTRAS)'
 	@$(call totals,build/logs/busted-*.log)
 
 # The demo runs the library and the installed tool against the mock server.
@@ -150,8 +181,7 @@ FUZZ_DIR       := build/fuzz
 FUZZ_LUA       ?= lua5.4
 FUZZ_BIN       := $(FUZZ_DIR)/decode_fuzz-$(FUZZ_LUA)
 FUZZ_SEEDS      = spec/fixtures $(wildcard spec/fuzz/regressions) \
-                  $(wildcard $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite \
-                             $(LEADCONDUIT_SHARED)/conformance/JSONTestSuite-transform)
+                  $(wildcard $(SHARED)/conformance/JSONTestSuite $(SHARED)/conformance/JSONTestSuite-transform)
 SAN_FLAGS      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_DIR       := build/asan
 VALGRIND_SPECS ?= spec

@@ -23,6 +23,12 @@
 
 #include "leadconduit.h"
 
+/* CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR, which keep every request on https://
+ * (and loopback http://), came with libcurl 7.85.0. */
+#if LIBCURL_VERSION_NUM < 0x075500
+#error "leadconduit needs libcurl 7.85.0 or newer (CURLOPT_PROTOCOLS_STR)"
+#endif
+
 #define HANDLE_MT "leadconduit.transport"
 
 /* The longest wait one exchange may be given: far beyond options.lua's limits, and small

@@ -1,4 +1,8 @@
--- LuaRocks build of the same module: `luarocks make rockspec/leadconduit-scm-1.rockspec`
+-- LuaRocks build from a checkout: `luarocks make --lua-version=5.4 rockspec/leadconduit-scm-1.rockspec`
+-- Debian's LuaRocks builds for Lua 5.1 unless given --lua-version, finds no argparse rock offline
+-- (Debian's lua-argparse is a system package: add --deps-mode=none), and does not look for
+-- curl.h where Debian keeps it: add CURL_INCDIR=/usr/include/$(dpkg-architecture -qDEB_HOST_MULTIARCH).
+-- `make rock` does all of that. The build is the Makefile's own, so flags and files are the same.
 rockspec_format = "3.0"
 package = "leadconduit"
 version = "scm-1"
@@ -9,33 +13,43 @@ description = {
   summary = "LeadConduit account API client: libcurl transport and a strict JSON decoder in C",
   detailed = [[
     POST /account_sso_sync through libcurl, the JSON answer decoded straight into Lua tables in C,
-    and helpers for expired pending partners, feature flags and subscriptions.
+    and helpers for pending partner invitations (open, lapsed, about to lapse), feature flags,
+    subscriptions and what changed between two syncs. Works in plain Lua 5.1-5.4, LuaJIT and
+    OpenResty (without blocking nginx's event loop), and ships the `leadconduit` command-line tool,
+    its man page and bash completion, and LuaCATS annotations for lua-language-server.
   ]],
   license = "MIT",
+  labels = { "http", "json", "curl", "openresty", "api" },
 }
+supported_platforms = { "unix" }
 dependencies = {
-  "lua >= 5.1",
+  "lua >= 5.1, < 5.5",
+  "argparse >= 0.7", -- the command-line tool
 }
+-- libcurl 7.85.0 or newer (CURLOPT_PROTOCOLS_STR): csrc/transport.c refuses to build with less.
 external_dependencies = {
-  -- Only the library is looked up: Debian keeps curl.h in a multiarch include directory
-  -- that the compiler searches by itself but LuaRocks does not.
-  CURL = { library = "curl" },
+  CURL = { header = "curl/curl.h", library = "curl" },
 }
 build = {
-  type = "builtin",
-  -- The Lua helpers in lua/leadconduit/ are installed by the builtin backend on its own.
-  modules = {
-    leadconduit = {
-      sources = {
-        "csrc/module.c", "csrc/transport.c", "csrc/decode.c", "csrc/number.c", "csrc/encode.c",
-        "csrc/files.c",
-      },
-      libraries = { "curl", "pthread" },
-      libdirs = { "$(CURL_LIBDIR)" },
-      defines = { "_GNU_SOURCE" },
-    },
+  type = "make",
+  build_variables = {
+    CFLAGS = "$(CFLAGS) -fvisibility=hidden",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    CURL_CFLAGS = "-I$(CURL_INCDIR)",
+    CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    BUILD_DIR = "build/rock",
   },
-  install = {
-    bin = { leadconduit = "bin/leadconduit" },
+  -- The man page and the completion land in the rock's own directory (LuaRocks has no man or
+  -- completion tree): man -l "$(luarocks show --rock-dir leadconduit)/share/man/man1/leadconduit.1"
+  install_variables = {
+    PREFIX = "$(PREFIX)",
+    INST_LIBDIR = "$(LIBDIR)",
+    INST_LUADIR = "$(LUADIR)",
+    INST_BINDIR = "$(BINDIR)",
+    LUA_INTERPRETER = "$(LUA)",
+    BUILD_DIR = "build/rock",
   },
+}
+test = {
+  type = "busted",
 }

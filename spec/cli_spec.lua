@@ -8,6 +8,7 @@ local sys = require "support.sys"
 
 local ROOT = sys.PROJECT_DIR
 local LUA_VERSION = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
+local LUA_ABI = type(jit) == "table" and "5.1" or LUA_VERSION
 local INTERPRETER = type(jit) == "table" and "luajit" or ("lua" .. LUA_VERSION)
 
 local shell_quote = sys.quote
@@ -146,9 +147,26 @@ describe("leadconduit command-line tool", function()
       local make = ("make -C %s --no-print-directory -s %%s PREFIX=%s LUA_VERSION=%s >/dev/null 2>&1")
         :format(shell_quote(ROOT), shell_quote(other), LUA_VERSION)
       assert.is_true(execute(make:format("install")))
-      assert.is_true(execute("test -x " .. shell_quote(other .. "/bin/leadconduit")))
+      local installed = { "/bin/leadconduit", "/share/man/man1/leadconduit.1",
+        "/share/bash-completion/completions/leadconduit",
+        "/share/lua/" .. LUA_ABI .. "/leadconduit/types.lua",
+        "/share/lua/" .. LUA_ABI .. "/leadconduit/cli.lua", "/lib/lua/" .. LUA_ABI .. "/leadconduit.so" }
+      for _, path in ipairs(installed) do
+        assert.is_true(execute("test -f " .. shell_quote(other .. path)), path)
+      end
       assert.is_true(execute(make:format("uninstall")))
-      assert.is_false(execute("test -e " .. shell_quote(other .. "/bin/leadconduit")))
+      for _, path in ipairs(installed) do
+        assert.is_false(execute("test -e " .. shell_quote(other .. path)), path)
+      end
+    end)
+
+    it("installs a man page that renders, and a completion that bash loads", function()
+      local page = sys.capture("groff -man -Tascii -P-c -P-b -P-u "
+        .. shell_quote(prefix .. "/share/man/man1/leadconduit.1") .. " 2>&1")
+      assert.matches("leadconduit%s+%-%s+ask%s+the%s+LeadConduit%s+API", page)
+      local loaded = sys.capture("bash -c " .. shell_quote(". " .. shell_quote(prefix
+        .. "/share/bash-completion/completions/leadconduit") .. " && complete -p leadconduit"))
+      assert.matches("complete %-F _leadconduit leadconduit", loaded)
     end)
   end)
 

@@ -79,7 +79,7 @@ Exit status:
 Errors go to stderr as one line starting with "leadconduit: ".
 ]]
 
--- Options and flags every command accepts, before or after its name: { flag, argname }.
+-- Options and flags every command accepts, before or after its name: { flag, argname or target }.
 local COMMON_OPTIONS = {
   { "--api-key-file", "FILE" }, { "--base-url", "URL" }, { "--ca-file", "FILE" },
   { "--timeout", "SECONDS" }, { "--max-time", "SECONDS" }, { "--retries", "N" },
@@ -88,6 +88,19 @@ local COMMON_FLAGS = {
   { "--json", "json" }, { "--tsv", "tsv" }, { "--show-secrets", "show_secrets" },
   { "-h --help", "help" }, { "--version", "version" },
 }
+
+-- The commands and what each accepts besides the common options.
+local COMMANDS = {
+  { name = "sync" },
+  { name = "pending", flags = { "--buyers", "--expired" },
+    options = { { "--expiring-within", "DURATION" } } },
+  { name = "features" },
+  { name = "feature", argument = "NAME" },
+  { name = "changes", flags = { "--save" }, options = { { "--since", "FILE" } } },
+}
+
+-- For the man page, completion and help specs: what the tool accepts.
+cli.COMMON_OPTIONS, cli.COMMON_FLAGS, cli.COMMANDS = COMMON_OPTIONS, COMMON_FLAGS, COMMANDS
 
 -- The client's option names, as the flags a command-line user knows them by.
 local FLAG_OF_OPTION = {
@@ -123,18 +136,13 @@ local function make_parser()
   local parser = argparse("leadconduit"):add_help(false):require_command(false)
   add_common(parser, "")
   parser:command_target("command")
-  local pending = parser:command("pending"):add_help(false)
-  pending:flag("--buyers")
-  pending:flag("--expired")
-  pending:option("--expiring-within"):argname("DURATION")
-  local feature = parser:command("feature"):add_help(false)
-  feature:argument("name"):argname("NAME")
-  local changes = parser:command("changes"):add_help(false)
-  changes:option("--since"):argname("FILE")
-  changes:flag("--save")
-  local commands = { parser:command("sync"):add_help(false), pending,
-    parser:command("features"):add_help(false), feature, changes }
-  for _, command in ipairs(commands) do add_common(command, "cmd_") end
+  for _, c in ipairs(COMMANDS) do
+    local command = parser:command(c.name):add_help(false)
+    for _, flag in ipairs(c.flags or {}) do command:flag(flag) end
+    for _, o in ipairs(c.options or {}) do command:option(o[1]):argname(o[2]) end
+    if c.argument then command:argument(c.argument:lower()):argname(c.argument) end
+    add_common(command, "cmd_")
+  end
   return parser
 end
 
