@@ -1,0 +1,149 @@
+-- readme_spec.lua — what README.md tells users to paste works: the cron recipes (run by sh with
+-- the installed tool, against the mock server; only their paths and `mail` are replaced) and the
+-- Lua usage tour (run as is, with the client pointed at the mock).
+local mock = require "support.mock_server"
+local sys = require "support.sys"
+
+local ROOT = sys.PROJECT_DIR
+local LUA_VERSION = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
+local INTERPRETER = type(jit) == "table" and "luajit" or ("lua" .. LUA_VERSION)
+local quote = sys.quote
+
+local readme = sys.slurp(ROOT .. "/README.md")
+
+-- The sh block that follows <!-- recipe: name --> in README.md.
+local function recipe(name)
+  local block = readme:match("<!%-%- recipe: " .. name:gsub("%-", "%%-") .. " %-%->\n```sh\n(.-)```")
+  return assert(block, "README.md has no recipe " .. name)
+end
+
+describe("README.md", function()
+  local srv, prefix, dir, key_file, state
+
+  lazy_setup(function()
+    srv = mock.start()
+    prefix = sys.tempdir("readme")
+    dir = prefix .. "/work"
+    state = prefix .. "/state"
+    assert(sys.run(("mkdir -p %s %s %s/stubs"):format(quote(dir), quote(state), quote(prefix))))
+    assert(sys.run(("make -C %s --no-print-directory -s install PREFIX=%s LUA_VERSION=%s >%s 2>&1")
+      :format(quote(ROOT), quote(prefix), LUA_VERSION, quote(prefix .. "/make.log"))),
+      "make install failed")
+    key_file = prefix .. "/key"
+    sys.write_file(key_file, srv.api_key .. "\n")
+    assert(sys.run("chmod 600 " .. quote(key_file)))
+    -- mail(1) and the deploy script, as stubs that record how they were called.
+    sys.write_file(prefix .. "/stubs/mail", ("#!/bin/sh\n{ echo \"mail $*\"; cat; } >> %s\n")
+      :format(quote(prefix .. "/mailbox")))
+    sys.write_file(dir .. "/deploy-firehose-consumer.sh", ("#!/bin/sh\necho deployed >> %s\n")
+      :format(quote(prefix .. "/deployed")))
+    assert(sys.run(("chmod +x %s %s"):format(quote(prefix .. "/stubs/mail"),
+      quote(dir .. "/deploy-firehose-consumer.sh"))))
+  end)
+
+  lazy_teardown(function()
+    if srv then srv:stop() end
+    if prefix and prefix:match("^/tmp/leadconduit%-readme%.") then sys.run("rm -rf " .. quote(prefix)) end
+  end)
+
+  -- Runs a recipe with sh in the work directory, the tool and `mail` on PATH, the mock as the
+  -- API (scenario); returns exit status, stdout, stderr, and what was mailed (then cleared).
+  local function run_recipe(name, scenario)
+    local script = recipe(name):gsub("/etc/leadconduit/key", key_file)
+      :gsub("/var/lib/leadconduit", state)
+    local env = ("env -i PATH=%s:%s:/usr/bin:/bin LEADCONDUIT_BASE_URL=%s LEADCONDUIT_CA_FILE=%s")
+      :format(quote(prefix .. "/stubs"), quote(prefix .. "/bin"), quote(srv:url(scenario)),
+        quote(srv.ca_file))
+    local out = sys.capture(("cd %s && %s sh -c %s >%s 2>%s; echo $?"):format(quote(dir), env,
+      quote(script), quote(prefix .. "/out"), quote(prefix .. "/err")))
+    local mailed = sys.read_file(prefix .. "/mailbox") or ""
+    os.remove(prefix .. "/mailbox")
+    local r = { status = tonumber(out:match("%d+")), out = sys.slurp(prefix .. "/out"),
+      err = sys.slurp(prefix .. "/err"), mailed = mailed }
+    for _, text in ipairs({ r.out, r.err, r.mailed }) do
+      assert.is_nil(text:find(srv.api_key, 1, true), "the API key was printed")
+    end
+    return r
+  end
+
+  describe("cron recipe: changes by mail", function()
+    it("mails nothing on the first run, then what changed, then nothing again", function()
+      os.remove(state .. "/account.json")
+      local r = run_recipe("changes-by-mail", "fixture/demo")
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.mailed)
+      assert.is_truthy(sys.read_file(state .. "/account.json"))
+      r = run_recipe("changes-by-mail", "fixture/demo_next")
+      assert.equal(0, r.status, r.err)
+      assert.matches("^mail %-s LeadConduit account changed ops@example.com\n", r.mailed)
+      assert.matches("changed%s+features%.firehose%s+true%s+false", r.mailed)
+      assert.matches("added%s+pending_sellers%[64b0c0ffee0000000000a205%]", r.mailed)
+      r = run_recipe("changes-by-mail", "fixture/demo_next")
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.mailed)
+    end)
+
+    it("fails, mailing nothing and keeping the saved answer, when the sync fails", function()
+      local before = sys.slurp(state .. "/account.json")
+      local r = run_recipe("changes-by-mail", "status/401")
+      assert.equal(1, r.status)
+      assert.equal("", r.mailed)
+      assert.matches("^leadconduit: auth: HTTP 401", r.err)
+      assert.equal(before, sys.slurp(state .. "/account.json"))
+    end)
+  end)
+
+  describe("cron recipe: expiring reminder", function()
+    it("mails the invitations that lapse within a week, and nothing when none do", function()
+      local r = run_recipe("expiring-reminder", "expiring")
+      assert.equal(0, r.status, r.err)
+      assert.matches("^mail %-s LeadConduit invitations sales@example.com\n", r.mailed)
+      for _, name in ipairs({ "in 30 minutes", "in 2 hours", "in 3 days" }) do
+        assert.truthy(r.mailed:find(name, 1, true), name)
+      end
+      assert.is_nil(r.mailed:find("in 10 days", 1, true))
+      r = run_recipe("expiring-reminder", "fixture/demo")
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.mailed)
+    end)
+  end)
+
+  describe("cron recipe: feature gate", function()
+    it("deploys while the feature is on, not when it is off or cannot be told", function()
+      os.remove(prefix .. "/deployed")
+      local r = run_recipe("feature-gate", "fixture/demo")
+      assert.equal(0, r.status, r.err)
+      assert.equal("deployed\n", sys.read_file(prefix .. "/deployed"))
+      os.remove(prefix .. "/deployed")
+      r = run_recipe("feature-gate", "fixture/demo_next")
+      assert.equal(0, r.status, r.err)
+      assert.equal("firehose is off: not deploying\n", r.out)
+      r = run_recipe("feature-gate", "status/503")
+      assert.equal(1, r.status)
+      assert.matches("cannot tell whether firehose is on", r.err)
+      assert.is_nil(sys.read_file(prefix .. "/deployed"))
+    end)
+  end)
+
+  it("has a Lua usage tour that runs as written, against any account", function()
+    local tour = assert(readme:match("## Usage\n\n```lua\n(.-)```"), "no usage tour")
+    -- The one change: the tour's clients talk to the mock instead of app.leadconduit.com.
+    local preamble = ([[
+      package.path, package.cpath = %q, %q
+      local leadconduit = require "leadconduit"
+      local new = leadconduit.new
+      leadconduit.new = function(opts)
+        opts.base_url, opts.ca_file = %q, %q
+        return new(opts)
+      end
+    ]]):format(package.path, package.cpath, srv:url("fixture/demo"), srv.ca_file)
+    local script = prefix .. "/tour.lua"
+    sys.write_file(script, preamble .. tour)
+    local out = sys.capture(("LEADCONDUIT_API_KEY=%s %s %s 2>&1; echo \"exit $?\""):format(
+      quote(srv.api_key), INTERPRETER, quote(script)))
+    assert.matches("exit 0\n$", out)
+    assert.truthy(out:find("Prairie Clicks", 1, true), out)
+    assert.truthy(out:find("firehose is on", 1, true), out)
+    assert.truthy(out:find("1699335116", 1, true), out)
+  end)
+end)
