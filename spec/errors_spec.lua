@@ -131,6 +131,27 @@ describe("errors.classify", function()
     assert.are.same({ "timeout", true }, { kind, f.retryable })
   end)
 
+  it("maps nginx's thread pool failures: a saturated pool is network, a missing one raises", function()
+    for _, text in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
+      local kind, message, f = classify({ thread_error = text })
+      assert.are.same({ "network", true }, { kind, f.retryable })
+      assert.matches(text, message, 1, true)
+    end
+    assert.has_error(function() classify({ thread_error = "thread pool lc not found" }) end,
+      "leadconduit: nginx has no thread pool 'lc': add `thread_pool lc threads=16;` to the main context"
+        .. " of nginx.conf")
+  end)
+
+  it("keeps the key out of what it raises for a thread pool failure", function()
+    local key = "k3y-found-by-the-fuzzer"
+    for _, text in ipairs({ "thread pool " .. key .. " not found", "oops " .. key .. "\n" }) do
+      local ok, err = pcall(errors.classify, { thread_error = text }, { key })
+      assert.is_false(ok)
+      assert.is_nil(err:find(key, 1, true), err)
+      assert.is_nil(err:find("\n", 1, true), err)
+    end
+  end)
+
   it("says too_large is about max_response_bytes, not libcurl's write failure", function()
     local _, message = classify({ curl_code = "CURLE_WRITE_ERROR", body_too_large = true, status = 200,
       curl_message = "Failure writing output to destination" })

@@ -63,7 +63,7 @@ local function open(self, method)
 end
 
 -- The attempts of one sync_account call; returns the decoded answer or nil, err.
-local function attempts(p, query, io)
+local function attempts(p, query, sleep)
   local settings = p.settings
   local started = monotime()
   local call_deadline = settings.max_time and started + settings.max_time
@@ -91,22 +91,20 @@ local function attempts(p, query, io)
         :format(settings.max_time, n, n == 1 and "" or "s", kind, message),
         { status = fields.status, retryable = true, attempts = n }, settings.secrets)
     end
-    io.sleep(wait)
+    sleep(wait)
   end
 end
 
-local function sync(p, query, io)
+local function sync(p, query, in_nginx)
   if not p.transport then
-    if io == nginx then
+    if in_nginx then
       p.transport = nginx.transport(p.settings.transport, p.settings.thread_pool)
     else
       p.transport = core.transport(p.settings.transport)
     end
   end
-  return attempts(p, query, io)
+  return attempts(p, query, in_nginx and nginx.sleep or core.sleep)
 end
-
-local PLAIN_IO = { sleep = core.sleep }
 
 -- client:sync_account([opts]) -> decoded answer | nil, err
 function Client:sync_account(sync_opts)
@@ -116,19 +114,19 @@ function Client:sync_account(sync_opts)
       .. " or a metamethod that runs during the sync)", 2)
   end
   local query = options.query(sync_opts)
-  local io = PLAIN_IO
-  if p.runtime == "request" then
+  -- Inside nginx's event loop the exchange runs in its thread pool and waits yield.
+  local in_nginx = p.runtime == "request"
+  if in_nginx then
     local ok, why = nginx.check_phase()
     if not ok then
       return nil, errors.new("unsupported_phase", why, { attempts = 0 })
     end
-    io = nginx
   end
 
   -- busy from here to the end, also when something raises (out of memory, nginx without the
   -- thread pool): the pcall makes sure the client is usable again afterwards.
   p.busy = true
-  local ok, res, err = pcall(sync, p, query, io)
+  local ok, res, err = pcall(sync, p, query, in_nginx)
   p.busy = false
   if p.close_when_done then release(p) end
   if not ok then error(res, 0) end

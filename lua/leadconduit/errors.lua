@@ -107,6 +107,7 @@ local TRANSIENT_THREAD_ERRORS = {
 
 -- A failure of nginx's thread pool: network (retryable), or a raise for what no retry cures.
 local function thread_failure(text, secrets)
+  text = safe_text.one_line(redact.scrub(text, secrets))
   if TRANSIENT_THREAD_ERRORS[text] then
     return "network", "nginx worker thread: " .. text, { retryable = true }
   end
@@ -116,7 +117,7 @@ local function thread_failure(text, secrets)
       .. " threads=16;` to the main context of nginx.conf", 0)
   end
   -- A raise inside the worker thread (out of memory, a closed client, a broken install).
-  error("leadconduit: in an nginx worker thread: " .. redact.scrub(text, secrets), 0)
+  error("leadconduit: in an nginx worker thread: " .. text, 0)
 end
 
 local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = true }
@@ -167,8 +168,8 @@ function errors.classify(outcome, secrets)
     return thread_failure(outcome.thread_error, secrets)
   end
   if outcome.deadline_passed then
-    return "timeout", "no time was left to start the attempt (it waited for a thread of nginx's pool)",
-      { retryable = true }
+    return "timeout", "the deadline passed before the attempt could start (max_time ran out, or"
+      .. " the attempt waited that long for a thread of nginx's pool)", { retryable = true }
   end
   -- A status is a final response's (not a 1xx), and only once its whole header block came.
   local status = outcome.status
