@@ -136,15 +136,16 @@ SKIPPED_EXTRAS = package.path = "spec/?.lua;" .. package.path; \
 
 # Every installed interpreter, then one closing line with the totals of all the runs.
 test: deps-test lint
-	@rm -rf build/logs; set -e; ran=; for v in $(TEST_VERSIONS); do \
+	@rm -rf build/logs; passed=; failed=; for v in $(TEST_VERSIONS); do \
 	  bin=lua$$v; [ $$v = jit ] && bin=luajit; \
-	  if command -v $$bin >/dev/null 2>&1; then \
-	    echo "== busted under $$bin"; \
-	    $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; ran="$$ran $$v"; \
-	  else echo "== $$bin not installed: skipped"; fi; \
-	done; echo "== suite passed under:$$ran"
-	@LEADCONDUIT_SHARED='$(SHARED)' $(LUA_BIN) -e '$(SKIPPED_EXTRAS)'
-	@$(call totals,build/logs/busted-*.log)
+	  if ! command -v $$bin >/dev/null 2>&1; then echo "== $$bin not installed: skipped"; continue; fi; \
+	  echo "== busted under $$bin"; \
+	  if $(MAKE) --no-print-directory test-one LUA_VERSION=$$v; then passed="$$passed $$v"; \
+	  else failed="$$failed $$v"; fi; \
+	done; echo "== suite passed under:$${passed:- none}$${failed:+; failed under:$$failed}"; \
+	LEADCONDUIT_SHARED='$(SHARED)' $(LUA_BIN) -e '$(SKIPPED_EXTRAS)'; \
+	$(call totals,build/logs/busted-*.log); \
+	[ -n "$$passed" ] && [ -z "$$failed" ]
 
 # The demo runs the library and the installed tool against the mock server.
 DEMO_PREFIX := $(abspath build/demo-$(LUA_VERSION))
