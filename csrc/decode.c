@@ -73,10 +73,10 @@ static int hex_value(uchar c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* The letters of the one-letter escapes (\u is checked by scan_u_escape). */
 static int escape_ok(uchar c)
 {
-    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't' ||
-           c == 'u';
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't';
 }
 
 /* Record an error at `at`; returns NULL so callers can `return fail(...)`. */
@@ -308,21 +308,57 @@ static void close_object(decoder *d)
 
 /* ---- strings --------------------------------------------------------------- */
 
-static long hex4(const uchar *p, const uchar *end)
+/* The value of the four hex digits at p, which scan_u_escape has checked. */
+static long hex4(const uchar *p)
 {
     long v = 0;
     int i;
 
-    if (end - p < 4)
-        return -1;
-    for (i = 0; i < 4; i++) {
-        int h = hex_value(p[i]);
-
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
+    for (i = 0; i < 4; i++)
+        v = v * 16 + hex_value(p[i]);
     return v;
+}
+
+/* The same, checking: -1 with the error at the first byte that is not a hex digit, the end of
+ * the input included. */
+static long checked_hex4(decoder *d, const uchar *p)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (p + i >= d->end) {
+            fail(d, d->end, "unexpected end of input in a \\u escape");
+            return -1;
+        }
+        if (hex_value(p[i]) < 0) {
+            fail(d, p + i, "invalid \\u escape in string");
+            return -1;
+        }
+    }
+    return hex4(p);
+}
+
+/* Check the \u escape whose backslash is at bs, with the low surrogate that must follow a high
+ * one, when the string is scanned, so that the error is the first one in the text: a bad digit
+ * at that digit, a lone or inverted surrogate at its backslash. Returns the byte after it. */
+static const uchar *scan_u_escape(decoder *d, const uchar *bs)
+{
+    const uchar *low = bs + 6;
+    long cp = checked_hex4(d, bs + 2), lo;
+
+    if (cp < 0)
+        return NULL;
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return fail(d, bs, "lone surrogate in \\u escape");
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return low;
+    if (d->end - low < 2 || low[0] != '\\' || low[1] != 'u')
+        return fail(d, bs, "lone surrogate in \\u escape");
+    if ((lo = checked_hex4(d, low + 2)) < 0)
+        return NULL;
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return fail(d, bs, "lone surrogate in \\u escape");
+    return low + 6;
 }
 
 static char *put_utf8(char *o, long cp)
@@ -345,16 +381,16 @@ static char *put_utf8(char *o, long cp)
     return o;
 }
 
-/* Decode the escapes of the already validated string body [s, e) and push it.
+/* Decode the escapes of the string body [s, e), which parse_string has checked, and push it.
  * The result is never longer than the body, so one scratch buffer suffices. */
-static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
+static void push_unescaped(decoder *d, const uchar *s, const uchar *e)
 {
     char *out = scratch(d, (size_t)(e - s)), *o = out;
     const uchar *q = s;
 
     while (q < e) {
         const uchar *bs = memchr(q, '\\', (size_t)(e - q));
-        long cp, lo;
+        long cp;
 
         if (bs == NULL) {
             memcpy(o, q, (size_t)(e - q));
@@ -363,7 +399,7 @@ static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
         }
         memcpy(o, q, (size_t)(bs - q));
         o += bs - q;
-        q = bs + 2; /* the scan made sure an escape letter follows inside the body */
+        q = bs + 2;
         switch (bs[1]) {
         case 'b': *o++ = '\b'; break;
         case 'f': *o++ = '\f'; break;
@@ -371,22 +407,11 @@ static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
         case 'r': *o++ = '\r'; break;
         case 't': *o++ = '\t'; break;
         case 'u':
-            cp = hex4(q, e);
-            if (cp < 0)
-                return fail(d, bs, "invalid \\u escape in string");
+            cp = hex4(q);
             q += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (e - q < 2 || q[0] != '\\' || q[1] != 'u')
-                    return fail(d, bs, "lone surrogate in \\u escape");
-                lo = hex4(q + 2, e);
-                if (lo < 0)
-                    return fail(d, q, "invalid \\u escape in string");
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return fail(d, bs, "lone surrogate in \\u escape");
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* the low half follows: scan_u_escape saw it */
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(q + 2) - 0xDC00);
                 q += 6;
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                return fail(d, bs, "lone surrogate in \\u escape");
             }
             o = put_utf8(o, cp);
             break;
@@ -394,7 +419,6 @@ static const uchar *push_unescaped(decoder *d, const uchar *s, const uchar *e)
         }
     }
     lua_pushlstring(d->L, out, (size_t)(o - out));
-    return e;
 }
 
 /* p points after the opening quote; pushes the string, returns past the closing quote. */
@@ -413,8 +437,7 @@ static const uchar *parse_string(decoder *d, const uchar *p)
         case LC_PLAIN: p++; break;
         case LC_QUOTE:
             if (escaped) {
-                if (push_unescaped(d, s, p) == NULL)
-                    return NULL;
+                push_unescaped(d, s, p);
             } else {
                 lua_pushlstring(d->L, (const char *)s, (size_t)(p - s));
             }
@@ -422,10 +445,15 @@ static const uchar *parse_string(decoder *d, const uchar *p)
         case LC_BACKSLASH:
             if (end - p < 2)
                 return fail(d, end, "unterminated string");
-            if (!escape_ok(p[1]))
-                return fail(d, p, "invalid escape in string");
+            if (p[1] == 'u') {
+                if ((p = scan_u_escape(d, p)) == NULL)
+                    return NULL;
+            } else if (escape_ok(p[1])) {
+                p += 2;
+            } else {
+                return fail(d, p + 1, "invalid escape in string");
+            }
             escaped = 1;
-            p += 2;
             break;
         case LC_CONTROL: return fail(d, p, "unescaped control character in string");
         default: /* non-ASCII text tends to come in runs: stay here for the run */
@@ -473,8 +501,8 @@ static const uchar *literal(decoder *d, const uchar *p, const char *word, size_t
     for (i = 0; i < len; i++) {
         if (p + i >= d->end)
             return fail(d, d->end, "unexpected end of input");
-        if (p[i] != (uchar)word[i])
-            return i == 0 ? fail_char(d, p, "") : fail(d, p, "invalid literal");
+        if (p[i] != (uchar)word[i]) /* the first byte that is wrong, not the literal's first */
+            return i == 0 ? fail_char(d, p, "") : fail(d, p + i, "invalid literal");
     }
     return p + len;
 }

@@ -282,6 +282,21 @@ static int strtod_value(const uchar *s, const uchar *e, double *out)
     return 1;
 }
 
+/* An exponent beyond this is 0 or infinity for any literal that fits in memory; stopping there
+ * keeps q in range however many digits follow. */
+#define MAX_EXPONENT 100000000000000000LL
+
+/* w * 10^q when w has nd digits lies in [10^(q+nd-1), 10^(q+nd)), whatever digits were dropped:
+ * at or above 10^309 it is infinity, below 10^-324 (under half the least subnormal) zero. */
+static const uchar *beyond_doubles(lc_number *num, int neg, int huge, const uchar *after)
+{
+    num->is_integer = 0;
+    num->value = huge ? HUGE_VAL : 0.0;
+    if (neg)
+        num->value = -num->value;
+    return after;
+}
+
 static const uchar *fail(lc_number *n, const uchar *at, const char *what)
 {
     n->error = what;
@@ -297,7 +312,7 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
 {
     const uchar *s = p, *ds;
     uint64_t w;
-    long q = 0;
+    int64_t q = 0; /* the digits' count bounds it, and the exponent saturates: no overflow */
     int neg = 0, nd, dropped = 0, is_int = 1;
     size_t n;
     double v;
@@ -321,7 +336,7 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
     } else {
         w = digits_value(ds, MAX_DIGITS);
         nd = MAX_DIGITS;
-        q = (long)(n - MAX_DIGITS);
+        q = (int64_t)(n - MAX_DIGITS);
         dropped = nonzero_digit(ds + MAX_DIGITS, p);
     }
     if (p < end && *p == '.') {
@@ -336,7 +351,7 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
         if (w == 0) { /* leading zeros of 0.000123 are not significant */
             while (fs < fe && *fs == '0')
                 fs++;
-            q -= fe - fs == 0 ? 0 : (long)(fs - (ds + n + 1));
+            q -= fe - fs == 0 ? 0 : (int64_t)(fs - (ds + n + 1));
         }
         take = (size_t)(fe - fs);
         if (take > (size_t)(MAX_DIGITS - nd))
@@ -344,13 +359,13 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
         if (take > 0) {
             w = w * pow10_u64[take] + digits_value(fs, take);
             nd += (int)take;
-            q -= (long)take;
+            q -= (int64_t)take;
         }
         dropped |= nonzero_digit(fs + take, fe);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         int eneg = 0;
-        long e = 0;
+        int64_t e = 0;
 
         is_int = 0;
         if (++p < end && (*p == '+' || *p == '-'))
@@ -359,11 +374,13 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
             return p == end ? fail(num, p, "unexpected end of input in number")
                             : fail(num, p, "invalid number: digit expected in exponent");
         do {
-            if (e < 100000) /* beyond that the value is 0 or inf anyway */
+            if (e < MAX_EXPONENT)
                 e = e * 10 + (*p - '0');
         } while (++p < end && IS_DIGIT(*p));
         q += eneg ? -e : e;
     }
+    if (w != 0 && (q + nd - 1 > 308 || q + nd < -324))
+        return beyond_doubles(num, neg, q > 0, p);
 
     if (is_int && q == 0 && !(neg && w == 0)) {
         if (!neg && w <= (uint64_t)INT64_MAX) {

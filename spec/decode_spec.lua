@@ -116,6 +116,21 @@ describe("decode", function()
   end)
 
   describe("numbers", function()
+    it("is correctly rounded however long the literal: the exponent never stops counting", function()
+      local zeros = ("0"):rep(199999)
+      assert.are.equal(0.0, decode("1" .. zeros .. "e-2000000"))
+      assert.are.equal(math.huge, decode("0." .. zeros .. "1e2000000"))
+      assert.are.equal(-math.huge, decode("-1" .. zeros .. "e-100000")) -- 10^99999
+      assert.are.equal(1.0, decode("1" .. zeros .. "e-199999"))
+      assert.are.equal(1.0, decode("0." .. zeros .. "1e200000"))
+      assert.are.equal(12.5, decode("125" .. zeros .. "e-200000"))
+      local neg_zero = decode("-0." .. zeros .. "1e-2000000")
+      assert.are.equal(0, neg_zero)
+      assert.are.equal(-math.huge, 1 / neg_zero)
+      assert.are.equal(math.huge, decode("1e99999999999999999999999999"))
+      assert.are.equal(0.0, decode("1e-99999999999999999999999999"))
+    end)
+
     it("decodes integer literals as integers", function()
       assert.are.equal(42, decode("42"))
       assert.are.equal("integer", has_integers and math.type(decode("42")) or "integer")
@@ -253,7 +268,8 @@ describe("decode", function()
     it("returns nil and a message with byte, line and column", function()
       local v, err = decode('{"a": 1,\n  "b": tru}')
       assert.is_nil(v)
-      assert.are.equal("leadconduit.decode: invalid literal at byte 17 (line 2, column 8)", err)
+      -- the first byte that is wrong: the "}" where the "e" of true should be
+      assert.are.equal("leadconduit.decode: invalid literal at byte 20 (line 2, column 11)", err)
     end)
 
     it("reports the end of the text for truncated input", function()
@@ -304,8 +320,18 @@ describe("decode", function()
       assert.matches("invalid \\u escape", decode_error([["\uD800\u12"]]))
     end)
 
+    it("reports a \\u escape's error at the first byte that is wrong, found while scanning", function()
+      -- A lone high surrogate before invalid UTF-8 is the first fault, not the UTF-8.
+      assert.matches("lone surrogate in \\u escape at byte 2 ", decode_error('"\\uD800 \255"'))
+      -- A lone low surrogate at the end of the input is known to be lone at once.
+      assert.matches("lone surrogate in \\u escape at byte 3 ", decode_error('["\\uDC00'))
+      assert.matches("invalid \\u escape in string at byte 6 ", decode_error('"\\u00G0"'))
+      assert.matches("invalid \\u escape in string at byte 11 ", decode_error('"\\uD800\\u1x"'))
+      assert.matches("end of input in a \\u escape at byte 12 ", decode_error('"\\uD800\\uDC'))
+    end)
+
     it("rejects invalid escapes", function()
-      assert.matches("invalid escape in string at byte 3 ", decode_error([["a\x"]]))
+      assert.matches("invalid escape in string at byte 4 ", decode_error([["a\x"]])) -- the x
       assert.matches("invalid \\u escape", decode_error([["\u12G4"]]))
       assert.matches("invalid \\u escape", decode_error([["\u12"]]))
       assert.matches("invalid escape", decode_error('"\\\195\169"'))
