@@ -375,7 +375,8 @@ end
 -- met on the way into out.secrets.
 local function run(argv, out)
   -- Scrub the environment's key even from argument errors, in case it was pasted into argv too.
-  out.secrets[#out.secrets + 1] = cli_key.env_key()
+  local env_key = env("LEADCONDUIT_API_KEY")
+  out.secrets[#out.secrets + 1] = env_key
   local args = parse_arguments(argv)
   if args.help then
     out.text = HELP
@@ -393,7 +394,7 @@ local function run(argv, out)
       .. " (90m, 36h, 7d), got %q"):format(args.expiring_within), true)
   end
   local saved = args.command == "changes" and read_saved(args.since, args.save)
-  local key, key_source = cli_key.find(args.api_key_file)
+  local key, key_source = cli_key.find(args.api_key_file, env_key)
   if not key then fail(EXIT.usage, key_source) end
   out.secrets[#out.secrets + 1] = key
   local res = sync(client_options(args, key), key_source)

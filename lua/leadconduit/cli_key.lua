@@ -1,6 +1,7 @@
 -- leadconduit.cli_key — where the command-line tool takes the API key from: a private file, standard
--- input (`--api-key-file -`, for secret managers) or $LEADCONDUIT_API_KEY; never the command line,
--- where other users can read it. Every problem is returned as a message that does not quote the key.
+-- input (`--api-key-file -`, for secret managers) or $LEADCONDUIT_API_KEY (read by cli.lua and
+-- passed in); never the command line, where other users can read it. Every problem is returned as
+-- a message that does not quote the key.
 
 local core = require "leadconduit.core"
 
@@ -8,12 +9,6 @@ local cli_key = {}
 
 local function trim_right(s)
   return (s:gsub("%s+$", ""))
-end
-
-local function env(name)
-  local v = os.getenv(name)
-  if v == nil or v == "" then return nil end
-  return v
 end
 
 local function from_file(path)
@@ -51,8 +46,9 @@ local function from_stdin()
   return key
 end
 
---- find(api_key_file) -> key, where it came from (to name in messages) | nil, message
-function cli_key.find(api_key_file)
+--- find(api_key_file, env_key) -> key, where it came from (to name in messages) | nil, message.
+-- env_key: $LEADCONDUIT_API_KEY, nil when unset or empty.
+function cli_key.find(api_key_file, env_key)
   if api_key_file == "-" then
     local key, err = from_stdin()
     return key, key and "the API key on standard input" or err
@@ -61,16 +57,10 @@ function cli_key.find(api_key_file)
     local key, err = from_file(api_key_file)
     return key, key and ("the API key file " .. api_key_file) or err
   end
-  local key = env("LEADCONDUIT_API_KEY")
-  if key then
-    return trim_right(key), "LEADCONDUIT_API_KEY"
+  if env_key then
+    return trim_right(env_key), "LEADCONDUIT_API_KEY"
   end
   return nil, "no API key: set LEADCONDUIT_API_KEY or pass --api-key-file FILE"
-end
-
---- env_key() -> $LEADCONDUIT_API_KEY or nil, to scrub even from argument errors
-function cli_key.env_key()
-  return env("LEADCONDUIT_API_KEY")
 end
 
 return cli_key
