@@ -5,6 +5,8 @@ files["spec/"] = { std = "+busted" }
 -- Code that runs inside nginx reads the ngx global that OpenResty provides.
 files["lua/leadconduit/nginx.lua"] = { read_globals = { "ngx" } }
 files["lua/leadconduit/client.lua"] = { read_globals = { "ngx" } }
+files["lua/leadconduit/options.lua"] = { read_globals = { "ngx" } }
+files["lua/leadconduit/account_cache.lua"] = { read_globals = { "ngx" } }
 files["spec/nginx/"] = { read_globals = { "ngx" } }
 files["spec/support/mock/"] = { read_globals = { "ngx" } }
 -- LuaCATS declarations: functions without bodies.

@@ -12,46 +12,16 @@ local leadconduit = require "leadconduit"
 local core = require "leadconduit.core"
 local nginx = require "leadconduit.nginx"
 
-local unpack = table.unpack or unpack
+local fake_ngx = require "support.fake_ngx"
 
--- A stand-in for OpenResty's ngx: the phase, ngx.sleep and ngx.run_worker_thread are recorded
--- in `calls`; run_worker_thread answers with fake.answer (a list of return values, or a
--- function of the call's arguments), copying tables as nginx copies them from the worker
--- thread's VM.
-local function fake_ngx(phase)
-  local fake = { phase = phase, calls = {}, answer = { false, "no answer set" } }
-  fake.get_phase = function() return fake.phase end
-  fake.sleep = function(seconds) fake.calls[#fake.calls + 1] = { "sleep", seconds } end
-  fake.run_worker_thread = function(...)
-    fake.calls[#fake.calls + 1] = { "run_worker_thread", ... }
-    local given = fake.answer
-    if type(given) == "function" then given = { given(...) } end
-    local answer = {}
-    for i, v in ipairs(given) do
-      if type(v) == "table" then
-        answer[i] = {}
-        for k, field in pairs(v) do answer[i][k] = field end
-      else
-        answer[i] = v
-      end
-    end
-    return unpack(answer, 1, #given)
-  end
-  return fake
-end
-
-local function answer(status, body, extra)
-  local outcome = { status = status, headers_complete = true, body = body }
-  for k, v in pairs(extra or {}) do outcome[k] = v end
-  return outcome
-end
+local fake_ngx_new, answer = fake_ngx.new, fake_ngx.answer
 
 describe("leadconduit.nginx with a stand-in ngx", function()
   local saved, fake
 
   before_each(function()
     saved = rawget(_G, "ngx")
-    fake = fake_ngx("content")
+    fake = fake_ngx_new("content")
     rawset(_G, "ngx", fake)
   end)
 

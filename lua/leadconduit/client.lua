@@ -149,4 +149,11 @@ local function new(opts)
   return from_settings(settings)
 end
 
-return { new = new, from_settings = from_settings }
+--- longest_sync(settings) -> the most seconds one sync_account call can take: max_time, or else
+-- every attempt's timeout and the longest wait before each retry.
+local function longest_sync(settings)
+  if settings.max_time then return settings.max_time end
+  return (settings.max_retries + 1) * settings.timeout + settings.max_retries * retry.MAX_WAIT
+end
+
+return { new = new, from_settings = from_settings, longest_sync = longest_sync }

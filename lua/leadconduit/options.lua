@@ -211,12 +211,61 @@ local function settings_of(opts)
   }
 end
 
---- check(opts) -> settings | nil, { option = <name or nil>, message = <text> }
-function options.check(opts)
-  local ok, result = pcall(settings_of, opts)
+-- Runs a settings builder: its result, or nil and the problem it failed with.
+local function checked(build, opts)
+  local ok, result = pcall(build, opts)
   if ok then return result end
   if getmetatable(result) == Problem then return nil, result end
   error(result, 0)
+end
+
+--- check(opts) -> settings | nil, { option = <name or nil>, message = <text> }
+function options.check(opts)
+  return checked(settings_of, opts)
+end
+
+-- account_cache's own options (API.md "OpenResty: feature gates from a shared account cache").
+local CACHE_KNOWN = { shared_dict = true, client = true, refresh = true, stale = true }
+local CACHE_DEFAULTS = { refresh = 300, stale = 86400 }
+
+local function cache_settings_of(opts)
+  if type(opts) ~= "table" then
+    fail(nil, "expected a table of options")
+  end
+  for key in pairs(opts) do
+    if not CACHE_KNOWN[key] then
+      fail(key, "unknown option '" .. tostring(key) .. "'")
+    end
+  end
+  local name = opts.shared_dict
+  if type(name) ~= "string" or name == "" then
+    fail("shared_dict", "shared_dict must be the name of a lua_shared_dict")
+  end
+  if not (ngx.shared and ngx.shared[name]) then
+    fail("shared_dict", ("there is no lua_shared_dict named '%s': add `lua_shared_dict %s 1m;` to"
+      .. " nginx.conf's http block"):format(name, name))
+  end
+  if type(opts.client) ~= "table" then
+    fail("client", "client must be a table of leadconduit.new's options")
+  end
+  local client, problem = options.check(opts.client)
+  if not client then
+    fail("client", "client: " .. problem.message)
+  end
+  local refresh = opts.refresh == nil and CACHE_DEFAULTS.refresh or opts.refresh
+  if type(refresh) ~= "number" or not (refresh >= 1 and refresh <= 86400) then
+    fail("refresh", "refresh must be a number of seconds from 1 to 86400")
+  end
+  local stale = opts.stale == nil and CACHE_DEFAULTS.stale or opts.stale
+  if type(stale) ~= "number" or not (stale >= 0 and stale <= 31536000) then
+    fail("stale", "stale must be a number of seconds from 0 to 31536000 (a year)")
+  end
+  return { dict = ngx.shared[name], shared_dict = name, client = client, refresh = refresh, stale = stale }
+end
+
+--- cache(opts) -> account_cache's settings (client: what check() returns) | nil, problem
+function options.cache(opts)
+  return checked(cache_settings_of, opts)
 end
 
 --- query(sync_opts) -> the query string of sync_account's options, or nil.

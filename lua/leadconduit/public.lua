@@ -2,6 +2,7 @@
 -- that answers it (API.md "Module fields", and the additions README.md lists).
 
 local core = require "leadconduit.core"
+local account_cache = require "leadconduit.account_cache"
 local changes = require "leadconduit.changes"
 local client = require "leadconduit.client"
 local features = require "leadconduit.features"
@@ -24,4 +25,5 @@ return {
   has_feature = features.has_feature,
   enabled_features = features.enabled_features,
   subscription_active = features.subscription_active,
+  account_cache = account_cache.account_cache,
 }

@@ -1,0 +1,256 @@
+-- account_cache: leadconduit.account_cache with a stand-in ngx (spec/support/fake_ngx.lua), under
+-- every interpreter: what the shared dict holds, when a worker syncs, what get(), refresh() and
+-- status() answer. Real nginx with several workers: spec/account_cache_nginx_spec.lua.
+
+local leadconduit = require "leadconduit"
+local fake_ngx = require "support.fake_ngx"
+
+local answer = fake_ngx.answer
+local unpack = table.unpack or unpack
+
+local KEY = "s3cr3t-k3y"
+local ACCOUNT = ('{"success":true,"account":{"id":"a1","api_key":"%s","sub_api_key":"%s",'
+  .. '"note":"key %s here","features":{"firehose":true},"pending_sellers":[]}}'):format(KEY, KEY, KEY)
+
+describe("leadconduit.account_cache", function()
+  local saved, fake, dict
+
+  before_each(function()
+    saved = rawget(_G, "ngx")
+    fake = fake_ngx.new("init")
+    dict = fake.add_shared_dict("leadconduit")
+    rawset(_G, "ngx", fake)
+  end)
+
+  after_each(function()
+    rawset(_G, "ngx", saved)
+  end)
+
+  local function new_cache(extra)
+    local opts = {
+      shared_dict = "leadconduit",
+      client = { api_key = KEY, base_url = "https://127.0.0.1:1", max_retries = 0, timeout = 2 },
+      refresh = 10,
+      stale = 20,
+    }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    return leadconduit.account_cache(opts)
+  end
+
+  -- Runs every timer start() created, once, as nginx would when they fire.
+  local function fire_timers()
+    fake.phase = "timer"
+    for _, t in ipairs(fake.timers) do t.fn(false, unpack(t.args)) end
+  end
+
+  local function syncs_started()
+    local n = 0
+    for _, call in ipairs(fake.calls) do
+      if call[1] == "run_worker_thread" then n = n + 1 end
+    end
+    return n
+  end
+
+  it("raises outside nginx, with the contract's message", function()
+    rawset(_G, "ngx", nil)
+    local ok, err = pcall(leadconduit.account_cache, { shared_dict = "leadconduit", client = {} })
+    assert.is_false(ok)
+    assert.equal("leadconduit.account_cache: only inside nginx (OpenResty)", err)
+  end)
+
+  it("raises on bad options, naming them, and never quoting the key", function()
+    local cases = {
+      { { shared_dict = "nope" }, "no lua_shared_dict named 'nope': add `lua_shared_dict nope 1m;`" },
+      { { shared_dict = 1 }, "shared_dict must be the name of a lua_shared_dict" },
+      { { refresh = 0.5 }, "refresh must be a number of seconds from 1 to 86400" },
+      { { stale = -1 }, "stale must be a number of seconds from 0" },
+      { { client = "k" }, "client must be a table of leadconduit.new's options" },
+      { { client = { api_key = KEY, timeout = 0 } }, "client: timeout must be" },
+      { { client = { api_key = KEY .. " x" } }, "client: api_key must be" },
+      { { refreshh = 1 }, "unknown option 'refreshh'" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(new_cache, case[1])
+      assert.is_false(ok)
+      assert.matches("^leadconduit.account_cache: ", err)
+      assert.matches(case[2], err, 1, true)
+      assert.is_nil(err:find(KEY, 1, true))
+    end
+  end)
+
+  it("creates no client and does no I/O until start(), which refuses init_by_lua", function()
+    local cache = new_cache()
+    assert.same({}, fake.calls)
+    assert.same({}, dict:keys())
+    local ok, err = pcall(cache.start, cache)
+    assert.is_false(ok)
+    assert.matches("start() belongs in init_worker_by_lua", err, 1, true)
+    assert.same({}, fake.timers)
+  end)
+
+  it("start() syncs at once and then ticks well within refresh, once per worker", function()
+    fake.phase = "init_worker"
+    local cache = new_cache()
+    cache:start()
+    cache:start()
+    assert.equal(2, #fake.timers)
+    assert.equal(0, fake.timers[1].delay)
+    assert.equal(1, fake.timers[2].every) -- min(1, refresh / 10)
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.equal(1, syncs_started()) -- the second timer found the interval taken
+  end)
+
+  it("get() is unavailable before any sync, without a cause", function()
+    local cache = new_cache()
+    local account, err = cache:get()
+    assert.is_nil(account)
+    assert.same({ "unavailable", false }, { err.kind, err.retryable })
+    assert.is_nil(err.cause)
+    assert.matches("no sync has succeeded yet", err.message, 1, true)
+  end)
+
+  it("stores the account once, keys hidden, and each worker decodes it once per version", function()
+    fake.phase = "init_worker"
+    local worker1, worker2 = new_cache(), new_cache()
+    worker1:start()
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    fake.phase = "access"
+    local a1 = assert(worker1:get())
+    assert.equal("a1", a1.id)
+    assert.is_true(leadconduit.has_feature(a1, "firehose"))
+    assert.equal(leadconduit.array_mt, getmetatable(a1.pending_sellers))
+    assert.equal("(redacted)", a1.api_key)
+    assert.equal("(redacted)", a1.sub_api_key)
+    assert.is_nil(a1.note:find(KEY, 1, true))
+    -- The same table on every request, in each worker.
+    assert.equal(a1, worker1:get())
+    local a2 = assert(worker2:get())
+    assert.equal(a2, worker2:get())
+    assert.are_not.equal(a1, a2)
+    -- Nothing in the dict holds the key; nothing but what the workers need is there.
+    for _, key in ipairs(dict:keys()) do
+      assert.is_nil(tostring(dict:get(key)):find(KEY, 1, true), key)
+    end
+    assert.same({ "leadconduit:account", "leadconduit:interval", "leadconduit:synced_at",
+      "leadconduit:syncs", "leadconduit:version" }, dict:keys())
+    -- A new version: decoded again, once.
+    fake.clock = fake.clock + 10
+    fake.answer = { true, answer(200, (ACCOUNT:gsub('"a1"', '"a2"'))) }
+    fire_timers()
+    fake.phase = "log"
+    local b1 = worker1:get()
+    assert.equal("a2", b1.id)
+    assert.equal(b1, worker1:get())
+  end)
+
+  it("serves the last good account for stale seconds while syncs fail, then is unavailable", function()
+    fake.phase = "init_worker"
+    local cache = new_cache()
+    cache:start()
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    local synced_at = fake.clock
+    fake.answer = { true, answer(503, ('{"error":"down, key %s"}'):format(KEY)) }
+    for _ = 1, 2 do
+      fake.clock = fake.clock + 10
+      fire_timers()
+    end
+    fake.phase = "header_filter"
+    assert.equal("a1", assert(cache:get()).id)
+    local status = cache:status()
+    assert.same({ synced_at, 20, 1, 2, "http", 503 }, { status.synced_at, status.age, status.syncs,
+      status.failures, status.last_error.kind, status.last_error.status })
+    assert.is_nil(status.last_error.message:find(KEY, 1, true))
+    -- Each failure logged once, at WARN, without the key.
+    local warnings = {}
+    for _, entry in ipairs(fake.logs) do
+      if entry[1] == fake.WARN then warnings[#warnings + 1] = entry[2] end
+      assert.is_nil(entry[2]:find(KEY, 1, true))
+    end
+    assert.equal(2, #warnings)
+    assert.matches("leadconduit.account_cache: sync failed: leadconduit: http: ", warnings[1], 1, true)
+    -- refresh + stale = 30 s after the last success: unavailable, the last failure as the cause.
+    fake.clock = synced_at + 30
+    assert.truthy(cache:get())
+    fake.clock = synced_at + 30.5
+    local account, err = cache:get()
+    assert.is_nil(account)
+    assert.equal("unavailable", err.kind)
+    assert.same({ "http", 503 }, { err.cause.kind, err.cause.status })
+    assert.matches("last synced 30.5 s ago", err.message, 1, true)
+    assert.is_nil(tostring(err):find(KEY, 1, true))
+    -- Back: the next interval's sync recovers, and the last error is cleared.
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.truthy(cache:get())
+    assert.is_nil(cache:status().last_error)
+  end)
+
+  it("starts no sync while another worker holds the lock, and one once it expires", function()
+    local cache = new_cache()
+    fake.phase = "init_worker"
+    cache:start()
+    dict:add("leadconduit:lock", "another worker", 3 + 1) -- the lock of a worker that died
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.equal(0, syncs_started())
+    fake.clock = fake.clock + 4
+    fire_timers()
+    assert.equal(1, syncs_started())
+    assert.is_nil(dict:get("leadconduit:lock")) -- released after the sync
+  end)
+
+  it("holds the lock for at most the longest a sync can take, plus a second", function()
+    local cache = new_cache({ client = { api_key = KEY, timeout = 2, max_retries = 1 } })
+    -- 2 attempts of 2 s and a wait of at most 30 s between them.
+    assert.equal(2 * 2 + 30 + 1, cache.lock_ttl)
+    cache = new_cache({ client = { api_key = KEY, max_time = 5 } })
+    assert.equal(6, cache.lock_ttl)
+  end)
+
+  it("counts a sync that raises as a failure that status() shows", function()
+    local cache = new_cache()
+    fake.phase = "init_worker"
+    cache:start()
+    fake.run_worker_thread = nil
+    fire_timers()
+    local status = cache:status()
+    assert.equal(1, status.failures)
+    assert.matches("ngx.run_worker_thread", status.last_error.message, 1, true)
+  end)
+
+  it("refresh() syncs now, restarting the interval; in the log phase it refuses", function()
+    local cache = new_cache()
+    fake.phase = "log"
+    local ok, err = cache:refresh()
+    assert.is_nil(ok)
+    assert.equal("unsupported_phase", err.kind)
+    fake.phase = "content"
+    fake.answer = { true, answer(200, ACCOUNT) }
+    assert.is_true(cache:refresh())
+    assert.equal("a1", cache:get().id)
+    assert.truthy(dict:get("leadconduit:interval"))
+    fake.answer = { true, answer(401, '{"error":"authentication failed"}') }
+    ok, err = cache:refresh()
+    assert.is_nil(ok)
+    assert.equal("auth", err.kind)
+    assert.equal(1, cache:status().failures)
+  end)
+
+  it("refresh() waits for the sync another worker runs and reports its success", function()
+    local cache = new_cache()
+    fake.phase = "content"
+    dict:add("leadconduit:lock", "another worker", 3)
+    local real_sleep = fake.sleep
+    fake.sleep = function(seconds)
+      real_sleep(seconds)
+      -- The other worker stores a new version and lets go.
+      dict:incr("leadconduit:version", 1, 0)
+      dict:delete("leadconduit:lock")
+    end
+    assert.is_true(cache:refresh())
+    assert.equal(0, syncs_started())
+  end)
+end)
