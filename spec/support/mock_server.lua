@@ -40,6 +40,8 @@
 --   short-body                   Content-Length larger than what is sent, then the connection closes
 --   slow/<ms>[/<fixture>]        answers after ms milliseconds
 --   hang                         never answers
+--   switch                       (counted only) what srv:switch(token, state) last set: "ok" (the
+--                                default) the reference fixture, a status code, or "hang" (a minute)
 --   stall[/<ms>]                 headers and 100 body bytes, then silence for ms (default 1 h)
 --   gzip                         the reference fixture gzip-encoded (only when the client asked)
 --   huge-gzip                    gzip body of a few KiB that inflates to srv.huge_gzip_bytes
@@ -146,15 +148,25 @@ function Server:counted(scenario, base)
   return url, token
 end
 
--- What the server saw for a token: { requests, authorized, connections, bytes_sent }.
-function Server:count(token)
+-- GET path on the mock's plain-http control port -> the body.
+local function control(self, path)
   local c = socket.tcp()
   c:settimeout(5)
   assert(c:connect("127.0.0.1", self.ports.http))
-  assert(c:send(("GET /_count/%s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"):format(token)))
+  assert(c:send(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"):format(path)))
   local response = c:receive("*a")
   c:close()
-  local body = assert(response and response:match("\r\n\r\n(.*)$"), "mock_server: no answer to /_count")
+  return assert(response and response:match("\r\n\r\n(.*)$"), "mock_server: no answer to " .. path)
+end
+
+-- Sets what the "switch" scenario of a token answers: "ok", a status code, or "hang".
+function Server:switch(token, state)
+  control(self, ("/_set/%s/%s"):format(token, state))
+end
+
+-- What the server saw for a token: { requests, authorized, connections, bytes_sent }.
+function Server:count(token)
+  local body = control(self, "/_count/" .. token)
   local counts = cjson.decode(body)
   for name, n in pairs(counts) do counts[name] = math.floor(n) end -- integers on 5.3+
   return counts

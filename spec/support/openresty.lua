@@ -7,6 +7,7 @@
 --   local bed = openresty.start{ install = install, base_url =, ca_file =, api_key = }
 --   bed:get("/sync", { path = "slow/500" })      --> status, decoded JSON body (or raw text)
 --   bed:get_parallel({ {"/sync", args}, ... })   --> { {status, body, headers, seconds}, ... }, wall s
+--   bed:workers()                                 --> pids of the worker processes
 --   bed:stop()
 
 local socket = require "socket"
@@ -40,6 +41,7 @@ end
 -- an enclosing make (make test) is dropped so that its LUA_VERSION does not leak in.
 function openresty.install()
   local prefix = tempdir("jit")
+  assert(run("chmod 755 " .. quote(prefix))) -- nginx's workers may run as another user
   local log = prefix .. "/make.log"
   local cmd = ("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make install LUA_VERSION=jit"
     .. " PREFIX=%s >%s 2>&1"):format(quote(PROJECT_DIR), quote(prefix), quote(log))
@@ -85,14 +87,17 @@ local function decode_body(text)
 end
 
 -- Fetches every {path, args} at once (curl --parallel); returns the { status, body, headers,
--- seconds } of each, in order, and the wall-clock seconds the whole batch took.
+-- seconds } of each, in order, and the wall-clock seconds the whole batch took. headers are
+-- only there for a batch of one.
 function Bed:get_parallel(requests)
   self.batches = self.batches + 1
   local dir = ("%s/batch%d"):format(self.prefix, self.batches)
   assert(run("mkdir -p " .. quote(dir)))
-  -- -w: "<index from 0> <seconds from start to the end of the response>" for each request.
+  -- -w: "<index from 0> <seconds from start to the end of the response> <status>" for each
+  -- request (-D is one option for the whole command line, not one per URL: the headers of a
+  -- batch of more than one are not all kept).
   local parts = { "curl -sS --max-time 60 --parallel --parallel-immediate --parallel-max 100"
-    .. " -w '%{urlnum} %{time_total}\\n'" }
+    .. " -w '%{urlnum} %{time_total} %{http_code}\\n'" }
   for i, r in ipairs(requests) do
     parts[#parts + 1] = ("-o %s -D %s %s"):format(quote(dir .. "/" .. i .. ".body"),
       quote(dir .. "/" .. i .. ".head"), quote(self:url(r[1], r[2])))
@@ -102,9 +107,10 @@ function Bed:get_parallel(requests)
     .. " 2>" .. quote(dir .. "/curl.err"))
   local seconds = socket.gettime() - started
   assert(ok, "openresty: curl failed: " .. (read_file(dir .. "/curl.err") or ""))
-  local times = {}
-  for n, t in (read_file(dir .. "/times") or ""):gmatch("(%d+) ([%d.]+)") do
+  local times, statuses = {}, {}
+  for n, t, status in (read_file(dir .. "/times") or ""):gmatch("(%d+) ([%d.]+) (%d+)") do
     times[tonumber(n) + 1] = tonumber(t)
+    statuses[tonumber(n) + 1] = tonumber(status)
   end
   local results = {}
   for i = 1, #requests do
@@ -112,7 +118,7 @@ function Bed:get_parallel(requests)
     local headers = {}
     for name, value in head:gmatch("\n([%w-]+):%s*([^\r\n]*)") do headers[name:lower()] = value end
     results[i] = {
-      status = tonumber(head:match("^HTTP/[%d.]+ (%d+)")),
+      status = statuses[i],
       body = decode_body(read_file(dir .. "/" .. i .. ".body") or ""),
       headers = headers,
       seconds = times[i], -- as curl measured it, queueing in nginx included
@@ -131,6 +137,21 @@ function Bed:error_log_tail(lines)
   local all = {}
   for line in (read_file(self.prefix .. "/error.log") or ""):gmatch("[^\n]+") do all[#all + 1] = line end
   return table.concat(all, "\n", math.max(1, #all - (lines or 30) + 1))
+end
+
+-- The pids of the master's worker processes, sorted.
+function Bed:workers()
+  local pids = {}
+  for pid in (sys.capture("pgrep -P " .. self.pid .. " 2>/dev/null") or ""):gmatch("%d+") do
+    pids[#pids + 1] = tonumber(pid)
+  end
+  table.sort(pids)
+  return pids
+end
+
+-- The whole error log.
+function Bed:error_log()
+  return read_file(self.prefix .. "/error.log") or ""
 end
 
 function Bed:stop()
@@ -160,23 +181,34 @@ local function fill(template, values)
   return sys.fill(template, values, "openresty")
 end
 
--- openresty.start{ install = prefix, base_url =, ca_file =, api_key = } -> bed. Raises with
--- the tail of nginx's error log when it does not start.
+-- openresty.start{ install = prefix, base_url =, ca_file =, api_key = [, conf =] [, files =]
+-- [, env =] } -> bed. conf: the nginx.conf template's text (default spec/nginx/nginx.conf), with
+-- @PREFIX@, @INSTALL@, @SPECDIR@ and @PORT@ filled in; files: { [path in the prefix] = text };
+-- env: { NAME = value } for nginx's environment. Raises with the tail of nginx's error log when
+-- it does not start.
 function openresty.start(opts)
   local prefix = tempdir("openresty")
   local bed = setmetatable({ prefix = prefix, batches = 0 }, Bed)
   bed._guard = setmetatable({}, { __gc = function() bed:stop() end })
-  assert(run("mkdir -p " .. quote(prefix .. "/tmp")))
+  -- Run as root, nginx's workers switch to another user, who must read what is here.
+  assert(run("mkdir -p " .. quote(prefix .. "/tmp") .. " && chmod 755 " .. quote(prefix)))
   write_file(prefix .. "/test_config.lua", ("return { base_url = %q, ca_file = %q, api_key = %q }\n")
     :format(opts.base_url, opts.ca_file, opts.api_key))
-  local template = assert(read_file(NGINX_DIR .. "/nginx.conf"))
+  for path, text in pairs(opts.files or {}) do
+    assert(run("mkdir -p " .. quote((prefix .. "/" .. path):match("^(.*)/"))))
+    write_file(prefix .. "/" .. path, text)
+  end
+  local env = { "env" }
+  for name, value in pairs(opts.env or {}) do env[#env + 1] = quote(name .. "=" .. value) end
+  local template = opts.conf or assert(read_file(NGINX_DIR .. "/nginx.conf"))
   for _ = 1, 5 do
     bed.port = free_port()
     write_file(prefix .. "/nginx.conf", fill(template, {
       PREFIX = prefix, INSTALL = opts.install, SPECDIR = NGINX_DIR, PORT = bed.port,
     }))
-    local cmd = ("%s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(NGINX, quote(prefix .. "/"),
-      quote(prefix .. "/nginx.conf"), quote(prefix .. "/error.log"), quote(prefix .. "/error.log"))
+    local cmd = ("%s %s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(table.concat(env, " "), NGINX,
+      quote(prefix .. "/"), quote(prefix .. "/nginx.conf"), quote(prefix .. "/error.log"),
+      quote(prefix .. "/error.log"))
     if run(cmd) then
       for _ = 1, 250 do
         bed.pid = (read_file(prefix .. "/nginx.pid") or ""):match("%d+")

@@ -375,10 +375,33 @@ scenarios.close = function() return ngx.exit(444) end
 -- Resets the connection after the request arrived (nginx.conf: reset_timedout_connection).
 scenarios.reset = function() return ngx.exit(444) end
 
+-- "switch" (counted only): answers as its token's state says, set with GET /_set/<token>/<state>:
+-- "ok" (the default) the reference fixture, a status code that status with a JSON error, "hang"
+-- no answer for a minute.
+scenarios.switch = function(_, token)
+  if not token then
+    return json_error(400, "mock: switch needs a token (srv:counted)")
+  end
+  local state = counts:get(token .. ":state") or "ok"
+  if state == "hang" then
+    ngx.sleep(60)
+    return ngx.exit(444)
+  end
+  local status = tonumber(state)
+  if status then return json_error(status, "mock switch " .. status) end
+  return serve_fixture("reference")
+end
+
 local function control(uri)
   local token = uri:match("^/_count/([%w_-]+)$")
   if token then
     return send(200, cjson.encode(count(token)))
+  end
+  local state
+  token, state = uri:match("^/_set/([%w_-]+)/([%w]+)$")
+  if token then
+    counts:set(token .. ":state", state)
+    return send(200, '{"ok":true}')
   end
   return json_error(404, "mock: unknown control path")
 end

@@ -1,0 +1,111 @@
+-- nginx_examples: examples/nginx/, the OpenResty configuration and handlers README.md shows, run
+-- in a real nginx (several workers, as the file says) against the mock server. The files are used
+-- as they are: only the paths and the port below are changed, so that README's configuration
+-- cannot drift from one that works. Like spec/nginx_spec.lua, this runs in the Lua 5.4 suite.
+
+local openresty = require "support.openresty"
+local sys = require "support.sys"
+
+local EXAMPLES = sys.PROJECT_DIR .. "/examples/nginx"
+local HANDLERS = { "account.lua", "gate.lua", "status.lua" }
+
+-- What changes between a Debian machine and the test bed, each of which must be in the file.
+local SUBSTITUTIONS = {
+  { "/run/nginx.pid", "@PREFIX@/nginx.pid" },
+  { "/var/log/nginx/", "@PREFIX@/" },
+  { "/usr/local/openresty-lc", "@INSTALL@" },
+  { "/etc/nginx/lua", "@PREFIX@/lua" },
+  { "127.0.0.1:8080", "127.0.0.1:@PORT@" },
+}
+
+local function plain(s) return (s:gsub("%p", "%%%0")) end
+
+describe("the nginx configuration in examples/nginx", function()
+  if _VERSION ~= "Lua 5.4" then return end
+  local available, why = openresty.available()
+  if not available then
+    it("runs", function() pending(why) end)
+    return
+  end
+
+  local mock = require "support.mock_server"
+  local srv, install, bed
+
+  lazy_setup(function()
+    srv = mock.start()
+    install = openresty.install()
+    -- nginx's workers run as www-data (the file's user directive): they read the CA file.
+    assert(sys.run("chmod 755 " .. sys.quote(srv.ca_file:match("^(.*)/"))))
+    local conf = assert(sys.read_file(EXAMPLES .. "/nginx.conf"))
+    for _, s in ipairs(SUBSTITUTIONS) do
+      local n
+      conf, n = conf:gsub(plain(s[1]), (s[2]:gsub("%%", "%%%%")))
+      assert(n > 0, "examples/nginx/nginx.conf no longer has " .. s[1])
+    end
+    local files = {}
+    for _, name in ipairs(HANDLERS) do
+      files["lua/" .. name] = assert(sys.read_file(EXAMPLES .. "/" .. name))
+    end
+    bed = openresty.start{
+      install = install, base_url = srv.base_url, ca_file = srv.ca_file, api_key = srv.api_key,
+      conf = conf, files = files,
+      env = {
+        LEADCONDUIT_API_KEY = srv.api_key,
+        LEADCONDUIT_BASE_URL = srv:url("fixture/demo"),
+        LEADCONDUIT_CA_FILE = srv.ca_file,
+      },
+    }
+  end)
+
+  lazy_teardown(function()
+    if bed then bed:stop() end
+    if srv then srv:stop() end
+    openresty.uninstall(install)
+  end)
+
+  -- GET path until it stops answering 503 (the first sync is under way), for up to 10 s.
+  local function get_synced(path)
+    local status, body
+    for _ = 1, 100 do
+      status, body = bed:get(path)
+      if status ~= 503 then return status, body end
+      require("socket").sleep(0.1)
+    end
+    return status, body
+  end
+
+  it("lets a request through a gate whose feature is on", function()
+    local status, body = get_synced("/leads")
+    assert.equal(200, status, bed:error_log_tail())
+    assert.equal("leads: accepted\n", body)
+  end)
+
+  it("answers 403 where the feature is off or the subscription inactive", function()
+    assert.equal(403, (get_synced("/feedback")))
+    assert.equal(403, (get_synced("/partners")))
+  end)
+
+  it("runs several workers, all answering from the one cache", function()
+    assert.is_true(#bed:workers() > 1 or sys.capture("nproc"):match("^1%s"))
+    local results = bed:get_parallel((function()
+      local many = {}
+      for i = 1, 40 do many[i] = { "/leads" } end
+      return many
+    end)())
+    for i, r in ipairs(results) do assert.equal(200, r.status, i .. ": " .. tostring(r.body)) end
+  end)
+
+  it("reports the cache's status for monitoring", function()
+    local status, body = get_synced("/leadconduit/status")
+    assert.equal(200, status)
+    assert.is_true(body.fresh)
+    assert.same({ 1, 0 }, { body.syncs, body.failures })
+    assert.is_number(body.synced_at)
+  end)
+
+  it("never writes the key into nginx's error log", function()
+    local log = bed:error_log()
+    assert.is_nil(log:find(srv.api_key, 1, true))
+    assert.is_nil(log:find(require("leadconduit.redact").secrets(srv.api_key)[2], 1, true))
+  end)
+end)
