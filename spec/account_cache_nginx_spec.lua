@@ -1,0 +1,179 @@
+-- account_cache_nginx: leadconduit.account_cache in a real nginx with four workers
+-- (spec/nginx/cache.conf, cache_handlers.lua: refresh = 1, stale = 2, timeout 2, no retries)
+-- against the mock's "switch" scenario, which the specs turn off, on and into a hang. The
+-- specs run in order, on one nginx, and take about 40 s; like spec/nginx_spec.lua they run in
+-- the Lua 5.4 suite.
+
+local openresty = require "support.openresty"
+local sys = require "support.sys"
+local socket = require "socket"
+
+describe("leadconduit.account_cache in nginx with four workers", function()
+  if _VERSION ~= "Lua 5.4" then return end
+  local available, why = openresty.available()
+  if not available then
+    it("shares one account between the workers", function() pending(why) end)
+    return
+  end
+
+  local cjson = require "cjson"
+  local mock = require "support.mock_server"
+  local redact = require "leadconduit.redact"
+  local srv, install, bed, token
+
+  lazy_setup(function()
+    srv = mock.start()
+    install = openresty.install()
+    local base_url
+    base_url, token = srv:counted("switch")
+    bed = openresty.start{
+      install = install, base_url = base_url, ca_file = srv.ca_file, api_key = srv.api_key,
+      conf = assert(sys.read_file(sys.SPEC_DIR .. "/nginx/cache.conf")),
+    }
+  end)
+
+  lazy_teardown(function()
+    if bed then bed:stop() end
+    if srv then srv:stop() end
+    openresty.uninstall(install)
+  end)
+
+  local function reference_id()
+    return cjson.decode((mock.read_fixture("reference"))).account.id
+  end
+
+  local function status()
+    local code, body = bed:get("/status")
+    assert(code == 200 and type(body) == "table", "/status: " .. tostring(code) .. "\n" .. bed:error_log_tail())
+    return body
+  end
+
+  -- Polls check() every 50 ms until it returns a true value: that value and the seconds it took.
+  local function wait_for(check, seconds, what)
+    local started = socket.gettime()
+    repeat
+      local value = check()
+      if value then return value, socket.gettime() - started end
+      socket.sleep(0.05)
+    until socket.gettime() - started > seconds
+    error("not within " .. seconds .. " s: " .. what .. "\n" .. bed:error_log_tail())
+  end
+
+  local function requests()
+    return srv:count(token).requests
+  end
+
+  it("syncs at start, then about once per second across all four workers, not once per worker", function()
+    assert.equal(4, #bed:workers())
+    wait_for(function() return status().syncs >= 1 end, 5, "the first sync")
+    local before = requests()
+    socket.sleep(5)
+    local n = requests() - before
+    assert(n >= 3 and n <= 6, n .. " syncs in 5 s")
+  end)
+
+  it("answers every worker's requests from the cache", function()
+    local many = {}
+    for i = 1, 40 do many[i] = { "/gate" } end
+    local workers = {}
+    for _, r in ipairs((bed:get_parallel(many))) do
+      assert.equal(200, r.status)
+      workers[r.body] = true
+    end
+    local n = 0
+    for _ in pairs(workers) do n = n + 1 end
+    assert(n >= 2, "only one worker answered 40 parallel requests")
+  end)
+
+  it("get() works in the header filter and log phases, and with lua_code_cache off", function()
+    local code, _, headers = bed:get("/header-filter")
+    assert.equal(200, code)
+    assert.equal(reference_id(), headers["x-account"])
+    assert.equal(200, (bed:get("/log")))
+    assert.equal(reference_id(), wait_for(function()
+      local _, body = bed:get("/result")
+      return body ~= "none\n" and body
+    end, 2, "the log phase's result"):match("%w+"))
+    local _, body = bed:get("/no-code-cache")
+    assert.equal(reference_id(), body.id)
+  end)
+
+  it("serves the last good account while syncs fail, then unavailable after refresh + stale", function()
+    local good = status()
+    srv:switch(token, "503")
+    local failing = wait_for(function()
+      local s = status()
+      return s.failures > good.failures and s
+    end, 3, "a failed sync")
+    assert.equal(reference_id(), failing.id) -- stale, still served
+    assert.same({ kind = "http", status = 503, message = "HTTP 503: mock switch 503" }, failing.last_error)
+    assert.equal(200, (bed:get("/gate")))
+    local gone = wait_for(function()
+      local s = status()
+      return s.err and s
+    end, 6, "unavailable")
+    -- refresh + stale = 3 s after the last success, not before.
+    local unavailable_after = socket.gettime() - gone.synced_at
+    assert(unavailable_after >= 3 and unavailable_after < 4.5, unavailable_after .. " s")
+    assert.same({ "unavailable", "http" }, { gone.err.kind, gone.err.cause })
+    assert.equal(503, (bed:get("/gate")))
+    -- Back: within one interval.
+    srv:switch(token, "ok")
+    local _, seconds = wait_for(function() return status().id end, 4, "recovery")
+    assert(seconds < 2, seconds .. " s to recover")
+    assert.equal(200, (bed:get("/gate")))
+    assert.is_nil(status().last_error)
+  end)
+
+  it("logs each failed sync once, at WARN, and never the key", function()
+    local log = bed:error_log()
+    local warnings = 0
+    for line in log:gmatch("[^\n]+") do
+      if line:find("leadconduit.account_cache: sync failed", 1, true) then
+        assert.matches("[warn]", line, 1, true)
+        warnings = warnings + 1
+      end
+    end
+    assert.equal(status().failures, warnings)
+    assert.is_nil(log:find(srv.api_key, 1, true))
+    assert.is_nil(log:find(redact.secrets(srv.api_key)[2], 1, true))
+  end)
+
+  it("a worker killed while it holds the lock: another syncs once the lock expires", function()
+    srv:switch(token, "hang")
+    local lock, seen_after = wait_for(function() return status().lock end, 3, "a sync holding the lock")
+    local holder = tonumber(lock:match("^%d+"))
+    local before = requests()
+    assert(sys.run("kill -KILL " .. holder))
+    srv:switch(token, "ok")
+    local _, seconds = wait_for(function() return requests() > before end, 8, "a sync after the lock expired")
+    -- The lock lives 3 s (the longest sync, 2 s, and a second) from when it was taken.
+    seconds = seconds + seen_after
+    assert(seconds >= 2.4 and seconds < 4.5, seconds .. " s until the next sync")
+    wait_for(function() return status().id and not status().lock end, 3, "a sync stored")
+    wait_for(function() return #bed:workers() == 4 end, 3, "nginx to start a new worker")
+  end)
+
+  it("keeps the account and its counters through a reload (HUP)", function()
+    local old = table.concat(bed:workers(), " ")
+    local before = status()
+    assert(sys.run("kill -HUP " .. bed.pid))
+    wait_for(function()
+      local now = bed:workers()
+      return #now == 4 and table.concat(now, " ") ~= old
+    end, 10, "new workers")
+    local after = wait_for(function()
+      local s = status()
+      return s.syncs > before.syncs and s
+    end, 4, "a sync by the new workers")
+    assert.equal(reference_id(), after.id)
+    assert.is_true(after.failures >= before.failures)
+  end)
+
+  it("refresh() syncs right now, counted once", function()
+    local before = status().syncs
+    local _, body = bed:get("/refresh")
+    assert.same({ ok = true }, body)
+    assert.is_true(status().syncs > before)
+  end)
+end)
