@@ -44,7 +44,8 @@ describe("leadconduit.account_cache in nginx with four workers", function()
 
   local function status()
     local code, body = bed:get("/status")
-    assert(code == 200 and type(body) == "table", "/status: " .. tostring(code) .. "\n" .. bed:error_log_tail())
+    assert(code == 200 and type(body) == "table",
+      "/status: " .. tostring(code) .. "\n" .. bed:error_log_tail())
     return body
   end
 

@@ -320,6 +320,24 @@ describe("leadconduit inside nginx", function()
       assert.is_true(seconds < 2, ("20 concurrent syncs took %.2f s"):format(seconds))
     end)
 
+    it("counts the wait for a thread of the pool in timeout: no attempt runs over it", function()
+      -- A pool of 2 threads, 6 syncs of 0.5 s at once, timeout 0.8: 2 succeed, the next 2 start
+      -- 0.5 s late with 0.3 s left and time out, the last 2 start past their deadline.
+      local requests = {}
+      for i = 1, 6 do
+        requests[i] = { "/sync", { path = "slow/500", timeout = 0.8, pool = "two_threads" } }
+      end
+      local results = bed:get_parallel(requests)
+      local kinds = {}
+      for _, r in ipairs(results) do
+        local out = r.body
+        assert.is_true(out.elapsed < 0.8 + 0.15, ("a sync took %.2f s"):format(out.elapsed))
+        local kind = out.ok and "ok" or out.kind
+        kinds[kind] = (kinds[kind] or 0) + 1
+      end
+      assert.same({ ok = 2, timeout = 4 }, kinds)
+    end)
+
     it("while libcurl called straight from a handler makes the same requests queue up (control)", function()
       local requests = {}
       for i = 1, 4 do requests[i] = { "/blocking", { path = "slow/500" } } end
