@@ -20,6 +20,19 @@ local SUBSTITUTIONS = {
 
 local function plain(s) return (s:gsub("%p", "%%%0")) end
 
+describe("README.md's OpenResty section", function()
+  it("shows every file of examples/nginx as it is", function()
+    local readme = assert(sys.read_file(sys.PROJECT_DIR .. "/README.md"))
+    local files = { { "nginx.conf", "nginx" } }
+    for _, name in ipairs(HANDLERS) do files[#files + 1] = { name, "lua" } end
+    for _, f in ipairs(files) do
+      local text = assert(sys.read_file(EXAMPLES .. "/" .. f[1]))
+      assert(readme:find("```" .. f[2] .. "\n" .. text .. "```\n", 1, true),
+        "README.md does not show examples/nginx/" .. f[1] .. " as it is")
+    end
+  end)
+end)
+
 describe("the nginx configuration in examples/nginx", function()
   if _VERSION ~= "Lua 5.4" then return end
   local available, why = openresty.available()
