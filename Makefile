@@ -167,6 +167,14 @@ BENCH_ENV = LUA_PATH='lua/?.lua;spec/?.lua;bench/?.lua;;' LUA_CPATH='$(BUILD_DIR
 bench-request bench-request-breakdown: bench-%: deps-test $(MODULE) $(BENCH_LOOP)
 	$(BENCH_ENV) $(LUA_BIN) bench/$(subst -,_,$*).lua $(BENCH_LOOP) $(ROUNDS) $(N)
 
+# bench/gate.lua: a feature gate on account_cache vs the same location ungated, with wrk (which
+# this target alone needs, and installs when it can).
+.PHONY: bench-gate
+bench-gate: deps-test
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+	  { echo "bench-gate needs wrk: apt-get install wrk"; exit 1; }
+	$(BENCH_ENV) lua5.4 bench/gate.lua $(ROUNDS)
+
 bench-decode: deps-test $(MODULE)
 	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)
 
@@ -207,7 +215,7 @@ fuzz: deps-check $(FUZZ_BIN)
 	  status=$$?; if [ $$status = 0 ]; then grep -E '^(Done|stat::)' $(FUZZ_DIR)/fuzz.log; \
 	  else tail -n 60 $(FUZZ_DIR)/fuzz.log; fi; exit $$status
 
-bench: bench-decode bench-request bench-request-breakdown
+bench: bench-decode bench-request bench-request-breakdown bench-gate
 
 # The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
 # than preloaded into /usr/bin/lua5.4: LD_PRELOAD would be inherited by the mock server's nginx.

@@ -1,0 +1,27 @@
+-- gate_handlers.lua — the access handlers bench/gate.lua compares, run inside nginx.
+local leadconduit = require "leadconduit"
+local config = require "test_config" -- written by spec/support/openresty.lua: the mock's details
+
+local handlers = {}
+
+handlers.cache = leadconduit.account_cache{
+  shared_dict = "leadconduit",
+  client = { api_key = config.api_key, base_url = config.base_url, ca_file = config.ca_file },
+}
+
+-- What a gate does with account_cache: one number from the shared dict, a decoded table.
+function handlers.gate()
+  local account = handlers.cache:get()
+  if not account then return ngx.exit(503) end
+  if not leadconduit.has_feature(account, "firehose") then return ngx.exit(403) end
+end
+
+-- The anchor, what 0.1's README sketched: the account's JSON decoded on every request.
+local dict = ngx.shared.leadconduit
+function handlers.decode_per_request()
+  local text = dict:get("leadconduit:account")
+  if not text then return ngx.exit(503) end
+  if not leadconduit.has_feature(leadconduit.decode(text), "firehose") then return ngx.exit(403) end
+end
+
+return handlers
