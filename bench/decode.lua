@@ -1,7 +1,11 @@
--- bench/decode.lua — leadconduit.decode against lua-cjson's decode, in one process.
+-- bench/decode.lua — leadconduit.decode against lua-cjson's decode and against the floor, in
+-- one process.
 --
--- Alternates the two decoders on each file of $LEADCONDUIT_SHARED/bench-data and prints the
--- median CPU time per decode and the ratio cjson / leadconduit (above 1 = leadconduit faster).
+-- The floor is the cost of the tables alone: for each file, a compiled Lua chunk whose table
+-- constructor yields the same value (the strings are its constants), called like a decoder.
+-- Alternates the three (and which goes first) on each file of $LEADCONDUIT_SHARED/bench-data and
+-- prints the median CPU time per call, cjson / leadconduit (above 1 = leadconduit faster) and
+-- leadconduit / floor (1 = nothing left to parse).
 -- Run: make bench-decode [ROUNDS=21]   (the Makefile sets the package paths and LEADCONDUIT_SHARED)
 local leadconduit = require "leadconduit"
 local cjson = require "cjson"
@@ -33,27 +37,74 @@ local function calls_for(text)
   return n
 end
 
+-- Lua source of a constructor for a decoded value; null is the upvalue N.
+local function constructor(value, out)
+  local t = type(value)
+  if t == "table" then
+    out[#out + 1] = "{"
+    if getmetatable(value) == leadconduit.array_mt then
+      for _, v in ipairs(value) do
+        constructor(v, out)
+        out[#out + 1] = ","
+      end
+    else
+      for k, v in pairs(value) do
+        out[#out + 1] = ("[%q]="):format(k)
+        constructor(v, out)
+        out[#out + 1] = ","
+      end
+    end
+    out[#out + 1] = "}"
+  elseif t == "string" then
+    out[#out + 1] = ("%q"):format(value)
+  elseif t == "number" then
+    if math.type and math.type(value) == "integer" then
+      out[#out + 1] = ("%d"):format(value)
+    elseif value ~= value or value == math.huge or value == -math.huge then
+      error("the floor cannot build " .. tostring(value))
+    else
+      out[#out + 1] = ("%.17g"):format(value)
+    end
+  elseif value == leadconduit.null then
+    out[#out + 1] = "N"
+  else
+    out[#out + 1] = tostring(value)
+  end
+  return out
+end
+
+-- floor(text) -> a function that returns, with nothing to parse, what decode(text) returns.
+local function floor_for(text)
+  local src = "local N = ...; return function() return "
+    .. table.concat(constructor(leadconduit.decode(text), {})) .. " end"
+  local chunk = assert((loadstring or load)(src))
+  return chunk(leadconduit.null)
+end
+
 print(string.format("%s, lua-cjson %s, %d rounds", _VERSION, cjson._VERSION or "?", rounds))
-print(string.format("%-14s %12s %12s %8s", "file", "cjson ms", "lc ms", "ratio"))
-local worst = math.huge
+print(string.format("%-14s %10s %10s %10s %10s %10s", "file", "floor ms", "cjson ms", "lc ms",
+  "cjson/lc", "lc/floor"))
+local worst, worst_floor = math.huge, 0
 for _, name in ipairs(files) do
   local text = read(data_dir .. "/" .. name .. ".json")
   assert(leadconduit.decode(text), name .. " does not decode")
+  local floor = floor_for(text)
   local calls = calls_for(text)
-  local lc_times, cj_times = {}, {}
+  local decoders = { lc = leadconduit.decode, cj = cjson.decode, floor = floor }
+  local order = { "lc", "cj", "floor" }
+  local times = { lc = {}, cj = {}, floor = {} }
   for r = 1, rounds do
-    -- alternate which one goes first so drift on a shared machine hits both alike
-    if r % 2 == 1 then
-      lc_times[r] = time_per_call(leadconduit.decode, text, calls)
-      cj_times[r] = time_per_call(cjson.decode, text, calls)
-    else
-      cj_times[r] = time_per_call(cjson.decode, text, calls)
-      lc_times[r] = time_per_call(leadconduit.decode, text, calls)
+    -- Rotate which one goes first, so that drift on a shared machine hits all alike.
+    for i = 0, 2 do
+      local who = order[(r + i - 1) % 3 + 1]
+      times[who][r] = time_per_call(decoders[who], text, calls)
     end
   end
-  local lc, cj = median(lc_times), median(cj_times)
-  local ratio = cj / lc
+  local lc, cj, fl = median(times.lc), median(times.cj), median(times.floor)
+  local ratio, over_floor = cj / lc, lc / fl
   if ratio < worst then worst = ratio end
-  print(string.format("%-14s %12.3f %12.3f %7.2fx", name, cj * 1e3, lc * 1e3, ratio))
+  if over_floor > worst_floor then worst_floor = over_floor end
+  print(string.format("%-14s %10.3f %10.3f %10.3f %9.2fx %9.2fx", name, fl * 1e3, cj * 1e3, lc * 1e3,
+    ratio, over_floor))
 end
-print(string.format("slowest ratio: %.2fx", worst))
+print(string.format("slowest against cjson: %.2fx; furthest from the floor: %.2fx", worst, worst_floor))

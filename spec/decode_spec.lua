@@ -262,6 +262,34 @@ describe("decode", function()
     it("decodes object keys like other strings", function()
       assert.are.equal(1, decode([[{"\u00e9t\u00e9": 1}]])["\195\169t\195\169"])
     end)
+
+    -- The key cache (csrc/decode.c) keys on the length and three bytes: these keys share all
+    -- four and differ elsewhere, recur across objects, and come in every length around its limit.
+    it("decodes repeated and near-repeated keys to themselves, across objects", function()
+      local keys = { "", "k", "kk" }
+      for i = 0, 299 do keys[#keys + 1] = ("a%03dmid%03dz"):format(i, 299 - i) end
+      for len = 38, 42 do
+        keys[#keys + 1] = ("x"):rep(len)
+        keys[#keys + 1] = ("x"):rep(len - 1) .. "y"
+      end
+      local escaped = [[esc\\aped]] -- JSON for the key esc\aped
+      keys[#keys + 1] = escaped
+      local objects, expected = {}, {}
+      for n = 1, 40 do
+        local fields, want = {}, {}
+        for i = 1, #keys do
+          local k = keys[(i * n) % #keys + 1]
+          fields[#fields + 1] = ('"%s":%d'):format(k, i)
+          want[k == escaped and [[esc\aped]] or k] = i
+        end
+        objects[n] = "{" .. table.concat(fields, ",") .. "}"
+        expected[n] = want
+      end
+      local got = assert(decode("[" .. table.concat(objects, ",") .. "]"))
+      for n = 1, #expected do
+        assert.same(expected[n], setmetatable(got[n], nil))
+      end
+    end)
   end)
 
   describe("errors", function()
