@@ -289,6 +289,11 @@ describe("decode", function()
       for n = 1, #expected do
         assert.same(expected[n], setmetatable(got[n], nil))
       end
+      -- A short text gets a smaller cache, where more keys share an entry.
+      for n = 1, 3 do
+        assert.same(expected[n], decode(objects[n]))
+      end
+      assert.same({ ab = 2, ba = 3, a = { ab = 4 } }, decode('{"ab":1,"ba":3,"a":{"ab":4},"ab":2}'))
     end)
   end)
 
