@@ -17,6 +17,7 @@ local files = { "account", "twitter", "citm_catalog", "canada" }
 
 local read = require("support.sys").slurp
 local median = require("stats").median
+local floor_for = require("floor").floor_for
 
 -- CPU seconds per call of decode(text), averaged over enough calls to take ~50 ms.
 local function time_per_call(decode, text, calls)
@@ -37,51 +38,8 @@ local function calls_for(text)
   return n
 end
 
--- Lua source of a constructor for a decoded value; null is the upvalue N.
-local function constructor(value, out)
-  local t = type(value)
-  if t == "table" then
-    out[#out + 1] = "{"
-    if getmetatable(value) == leadconduit.array_mt then
-      for _, v in ipairs(value) do
-        constructor(v, out)
-        out[#out + 1] = ","
-      end
-    else
-      for k, v in pairs(value) do
-        out[#out + 1] = ("[%q]="):format(k)
-        constructor(v, out)
-        out[#out + 1] = ","
-      end
-    end
-    out[#out + 1] = "}"
-  elseif t == "string" then
-    out[#out + 1] = ("%q"):format(value)
-  elseif t == "number" then
-    if math.type and math.type(value) == "integer" then
-      out[#out + 1] = ("%d"):format(value)
-    elseif value ~= value or value == math.huge or value == -math.huge then
-      error("the floor cannot build " .. tostring(value))
-    else
-      out[#out + 1] = ("%.17g"):format(value)
-    end
-  elseif value == leadconduit.null then
-    out[#out + 1] = "N"
-  else
-    out[#out + 1] = tostring(value)
-  end
-  return out
-end
-
--- floor(text) -> a function that returns, with nothing to parse, what decode(text) returns.
-local function floor_for(text)
-  local src = "local N = ...; return function() return "
-    .. table.concat(constructor(leadconduit.decode(text), {})) .. " end"
-  local chunk = assert((loadstring or load)(src))
-  return chunk(leadconduit.null)
-end
-
-print(string.format("%s, lua-cjson %s, %d rounds", _VERSION, cjson._VERSION or "?", rounds))
+print(string.format("%s, lua-cjson %s, %d rounds", type(jit) == "table" and jit.version or _VERSION,
+  cjson._VERSION or "?", rounds))
 print(string.format("%-14s %10s %10s %10s %10s %10s", "file", "floor ms", "cjson ms", "lc ms",
   "cjson/lc", "lc/floor"))
 local worst, worst_floor = math.huge, 0
