@@ -111,7 +111,7 @@ deps-demo deps-test deps-check: deps-%:
 	@sh .ci/install-deps $*
 
 # luacheck on every Lua file, cppcheck on the C, and the C layout of .clang-format.
-C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c) bench/curl_loop.c .ci/asan_lua.c
+C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c spec/fuzz/*.h) bench/curl_loop.c .ci/asan_lua.c
 lint: deps-test
 	luacheck lua spec bench bin/leadconduit examples types
 	clang-format --dry-run --Werror --style=file $(C_FILES)
@@ -179,16 +179,25 @@ bench-decode: deps-test $(MODULE)
 	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)
 
 # ---- Decoder quality gates ---------------------------------------------------------------
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_LUA=lua5.1]  libFuzzer on the decoder, seeded from fixtures
-#                                and JSONTestSuite (lua5.1 exercises its 8000-slot C stack limit)
+#   make fuzz [FUZZ_SECONDS=30] [FUZZ_LUA=lua5.1]  each libFuzzer target of spec/fuzz/ for FUZZ_SECONDS,
+#                                seeded from fixtures and JSONTestSuite (lua5.1 exercises its
+#                                8000-slot C stack limit): decode_fuzz (the decoder's contract),
+#                                roundtrip_fuzz (decode -> encode -> decode gives the same value,
+#                                inputs up to 1 MiB), encode_fuzz (arbitrary strings and numbers)
 #   make bench                   every bench/*.lua, each printing ratios measured in the same run
 #   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
 #   make valgrind [VALGRIND_SPECS=...]  the busted suite (or the given specs) under valgrind; leaks are errors
-#   make check                   test + sanitize + valgrind + a 60 s fuzz run
-FUZZ_SECONDS   ?= 60
+#   make check                   test + sanitize + valgrind + fuzz (30 s per target)
+FUZZ_SECONDS   ?= 30
 FUZZ_DIR       := build/fuzz
 FUZZ_LUA       ?= lua5.4
-FUZZ_BIN       := $(FUZZ_DIR)/decode_fuzz-$(FUZZ_LUA)
+FUZZ_TARGETS   := decode_fuzz roundtrip_fuzz encode_fuzz
+FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%-$(FUZZ_LUA))
+FUZZ_CSRC      := csrc/decode.c csrc/number.c csrc/encode.c
+# The longest input per target: the round trip takes whole documents (repeated_keys.json is 500 KB).
+FUZZ_MAX_LEN_decode_fuzz    := 65536
+FUZZ_MAX_LEN_roundtrip_fuzz := 1048576
+FUZZ_MAX_LEN_encode_fuzz    := 65536
 FUZZ_SEEDS      = spec/fixtures $(wildcard spec/fuzz/regressions) \
                   $(wildcard $(SHARED)/conformance/JSONTestSuite $(SHARED)/conformance/JSONTestSuite-transform)
 SAN_FLAGS      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -198,22 +207,26 @@ BUSTED_ARGS     = --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so'
 
 .PHONY: fuzz bench sanitize valgrind check
 
-$(FUZZ_BIN): spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c $(HEADERS)
-	mkdir -p $(FUZZ_DIR)/corpus
+$(FUZZ_DIR)/%-$(FUZZ_LUA): spec/fuzz/%.c spec/fuzz/same_value.h $(FUZZ_CSRC) $(HEADERS)
+	mkdir -p $(FUZZ_DIR)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	  $(shell $(PKG_CONFIG) --cflags $(FUZZ_LUA)) -o $@ spec/fuzz/decode_fuzz.c csrc/decode.c csrc/number.c \
+	  $(WARNFLAGS) $(shell $(PKG_CONFIG) --cflags $(FUZZ_LUA)) -o $@ $< $(FUZZ_CSRC) \
 	  $(shell $(PKG_CONFIG) --libs $(FUZZ_LUA)) -lm
 
-# New inputs go to build/fuzz/corpus; a crash leaves build/fuzz/crash-*: add it to
-# spec/fuzz/regressions/, where decode_spec.lua replays every file.
-# libFuzzer's progress lines go to build/fuzz/fuzz.log: its totals are shown, or its end on a failure.
-fuzz: deps-check $(FUZZ_BIN)
-	@echo "== fuzzing the decoder for $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/fuzz.log)"
-	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-	  -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
-	  $(FUZZ_DIR)/corpus $(FUZZ_SEEDS) >$(FUZZ_DIR)/fuzz.log 2>&1; \
-	  status=$$?; if [ $$status = 0 ]; then grep -E '^(Done|stat::)' $(FUZZ_DIR)/fuzz.log; \
-	  else tail -n 60 $(FUZZ_DIR)/fuzz.log; fi; exit $$status
+# Each target in turn, for FUZZ_SECONDS each. New inputs go to build/fuzz/corpus-<target>; a
+# crash leaves build/fuzz/<target>-crash-*: add it to spec/fuzz/regressions/, where
+# decode_spec.lua replays every file (an encode_fuzz input is not JSON: its first byte is the shape).
+# libFuzzer's progress lines go to build/fuzz/<target>.log: its totals are shown, or its end on a
+# failure; every target runs even when one fails, then the failed ones are named.
+fuzz: deps-check $(FUZZ_BINS)
+	@failed=; for t in $(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAX_LEN_$(t))); do \
+	  len=$${t#*:}; t=$${t%:*}; log=$(FUZZ_DIR)/$$t.log; mkdir -p $(FUZZ_DIR)/corpus-$$t; \
+	  echo "== $$t ($(FUZZ_LUA)) for $(FUZZ_SECONDS) s, inputs up to $$len bytes (log: $$log)"; \
+	  $(FUZZ_DIR)/$$t-$(FUZZ_LUA) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=$$len \
+	    -dict=spec/fuzz/json.dict -artifact_prefix=$(FUZZ_DIR)/$$t- -print_final_stats=1 \
+	    $(FUZZ_DIR)/corpus-$$t $(FUZZ_SEEDS) >$$log 2>&1; \
+	  if [ $$? = 0 ]; then grep -E '^(Done|stat::)' $$log; else tail -n 60 $$log; failed="$$failed $$t"; fi; \
+	done; if [ -n "$$failed" ]; then echo "== fuzz failed:$$failed"; exit 1; fi
 
 bench: bench-decode bench-request bench-request-breakdown bench-gate
 

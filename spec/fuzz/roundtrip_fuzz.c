@@ -1,0 +1,95 @@
+/* roundtrip_fuzz.c — libFuzzer target for decode -> encode -> decode (csrc/decode.c, csrc/encode.c).
+ *
+ * decode_fuzz.c checks that the decoder keeps its contract; this one checks the values. Whatever
+ * lc_decode_buffer accepts, lc_encode must write as JSON that decodes to the same value: tables
+ * recursively, strings byte for byte, integers exactly, floats bit for bit. The one value the
+ * decoder produces that the encoder may refuse is an infinity (a literal like 1e400), and then
+ * only with encode's own message. Any other difference aborts. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "../../csrc/leadconduit.h"
+#include "same_value.h"
+
+static lua_State *L;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Whether the value at absolute index i holds an infinity anywhere. */
+static int has_infinity(int i)
+{
+    if (lua_type(L, i) == LUA_TNUMBER) {
+        lua_Number d = lua_tonumber(L, i);
+        return !lc_isinteger(L, i) && isinf(d);
+    }
+    if (lua_type(L, i) != LUA_TTABLE)
+        return 0;
+    if (!lua_checkstack(L, 3))
+        abort();
+    lua_pushnil(L);
+    while (lua_next(L, i) != 0) {
+        if (has_infinity(lua_gettop(L))) {
+            lua_pop(L, 2);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static void check(const uint8_t *data, size_t size)
+{
+    int top, first;
+    size_t len;
+    const char *json;
+
+    top = lua_gettop(L);
+    if (!lc_decode_buffer(L, (const char *)data, size, LC_DEFAULT_MAX_DEPTH)) {
+        lua_settop(L, top); /* decode_fuzz.c checks the errors */
+        return;
+    }
+    first = top + 1;
+
+    /* lc_encode is a lua_CFunction (it addresses its arguments from 1), so it gets a call. */
+    lua_pushcfunction(L, lc_encode);
+    lua_pushvalue(L, first);
+    if (lua_pcall(L, 1, 2, 0) != LC_OK)
+        abort(); /* it raises only on memory exhaustion, which the limits here rule out */
+    if (lua_isnil(L, -2)) {
+        const char *msg = lua_tostring(L, -1);
+
+        if (msg == NULL ||
+            strcmp(msg, "leadconduit.encode: NaN and infinity have no JSON representation") != 0 ||
+            !has_infinity(first))
+            abort();
+        lua_settop(L, top);
+        return;
+    }
+    lua_pop(L, 1);
+    json = lua_tolstring(L, -1, &len); /* stack: ... first json */
+    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH))
+        abort(); /* the encoder wrote something its own decoder refuses */
+    if (!same_value(L, first, lua_gettop(L)))
+        abort();
+    lua_settop(L, top);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (L == NULL) {
+        L = luaL_newstate();
+        if (L == NULL)
+            abort();
+        luaL_newmetatable(L, LC_ARRAY_MT); /* as module.c does, before any decode or encode */
+        lua_pop(L, 1);
+    }
+    check(data, size);
+    /* A full collection, not a step: every input then frees what it allocated, and libFuzzer's
+     * leak check (run whenever mallocs and frees of an input differ) stays quiet and cheap. */
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}

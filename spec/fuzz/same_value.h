@@ -1,0 +1,75 @@
+/* same_value.h — the structural equality of two decoded values, for the fuzz targets that compare.
+ *
+ * Static, so each target (one translation unit) has its own copy. */
+#ifndef LEADCONDUIT_SAME_VALUE_H
+#define LEADCONDUIT_SAME_VALUE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../csrc/compat.h"
+
+/* Whether the values at absolute indices a and b are the same JSON value. */
+static int same_value(lua_State *L, int a, int b)
+{
+    int ta = lua_type(L, a), ok;
+
+    if (ta != lua_type(L, b))
+        return 0;
+    switch (ta) {
+    case LUA_TSTRING: {
+        size_t na, nb;
+        const char *sa = lua_tolstring(L, a, &na), *sb = lua_tolstring(L, b, &nb);
+        return na == nb && memcmp(sa, sb, na) == 0;
+    }
+    case LUA_TNUMBER: {
+        lua_Number da, db;
+
+        if (lc_isinteger(L, a) != lc_isinteger(L, b))
+            return 0; /* 1 and 1.0 are different values to the caller (math.type) */
+#if LC_HAS_INTEGERS
+        if (lc_isinteger(L, a))
+            return lua_tointeger(L, a) == lua_tointeger(L, b);
+#endif
+        /* bitwise, so that -0.0 and 0.0 differ (the decoder never makes a NaN) */
+        da = lua_tonumber(L, a);
+        db = lua_tonumber(L, b);
+        return memcmp(&da, &db, sizeof da) == 0;
+    }
+    case LUA_TBOOLEAN: return lua_toboolean(L, a) == lua_toboolean(L, b);
+    case LUA_TLIGHTUSERDATA: return lua_touserdata(L, a) == NULL && lua_touserdata(L, b) == NULL;
+    case LUA_TTABLE: break;
+    default: return 0; /* the decoder makes nothing else */
+    }
+
+    /* Arrays carry array_mt, objects no metatable: [] and {} must stay apart. */
+    if (!lua_checkstack(L, 6))
+        abort();
+    ok = lua_getmetatable(L, a);
+    ok += lua_getmetatable(L, b);
+    if (ok == 1 || (ok == 2 && !lua_rawequal(L, -1, -2)))
+        return 0;
+    lua_pop(L, ok);
+
+    /* Every key of a is in b with the same value, and b has no other keys. */
+    ok = 0;
+    lua_pushnil(L);
+    while (lua_next(L, a) != 0) { /* stack: ... key value_a */
+        lua_pushvalue(L, -2);
+        lua_rawget(L, b); /* stack: ... key value_a value_b */
+        if (!same_value(L, lua_gettop(L) - 1, lua_gettop(L))) {
+            lua_pop(L, 3);
+            return 0;
+        }
+        lua_pop(L, 2);
+        ok++;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, b) != 0) {
+        lua_pop(L, 1);
+        ok--;
+    }
+    return ok == 0;
+}
+
+#endif
