@@ -178,6 +178,11 @@ bench-gate: deps-test
 bench-decode: deps-test $(MODULE)
 	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)
 
+# The same corpora counted in instructions by callgrind: stable where wall time is not.
+.PHONY: bench-decode-instructions
+bench-decode-instructions: deps-test $(MODULE)
+	$(BENCH_ENV) lua5.4 bench/decode_instructions.lua $(LUA_BIN) $(BUILD_DIR)
+
 # ---- Decoder quality gates ---------------------------------------------------------------
 #   make fuzz [FUZZ_SECONDS=30] [FUZZ_LUA=lua5.1]  each libFuzzer target of spec/fuzz/ for FUZZ_SECONDS,
 #                                seeded from fixtures and JSONTestSuite (lua5.1 exercises its
@@ -187,7 +192,8 @@ bench-decode: deps-test $(MODULE)
 #   make bench                   every bench/*.lua, each printing ratios measured in the same run
 #   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
 #   make valgrind [VALGRIND_SPECS=...]  the busted suite (or the given specs) under valgrind; leaks are errors
-#   make check                   test + sanitize + valgrind + fuzz (30 s per target)
+#   make check                   test + sanitize + valgrind + fuzz (30 s per target, then 15 s
+#                                each on Lua 5.1)
 FUZZ_SECONDS   ?= 30
 FUZZ_DIR       := build/fuzz
 FUZZ_LUA       ?= lua5.4
@@ -228,6 +234,12 @@ fuzz: deps-check $(FUZZ_BINS)
 	  if [ $$? = 0 ]; then grep -E '^(Done|stat::)' $$log; else tail -n 60 $$log; failed="$$failed $$t"; fi; \
 	done; if [ -n "$$failed" ]; then echo "== fuzz failed:$$failed"; exit 1; fi
 
+# The fuzz targets again on Lua 5.1, whose C stack limit (8000 slots) the decoder must respect.
+.PHONY: fuzz-5.1
+fuzz-5.1:
+	@$(MAKE) --no-print-directory fuzz FUZZ_LUA=lua5.1 FUZZ_SECONDS=$(FUZZ_SECONDS_5.1)
+FUZZ_SECONDS_5.1 ?= 15
+
 bench: bench-decode bench-request bench-request-breakdown bench-gate
 
 # The ASan runtime is linked into a small lua5.4 (.ci/asan_lua.c) put first in PATH rather
@@ -250,5 +262,5 @@ valgrind: deps-check $(MODULE)
 	  $(VALGRIND_SPECS) 2>&1 | tee build/logs/valgrind.log
 
 # Everything CI runs; the closing line totals every busted run (4 interpreters, ASan, valgrind).
-check: test sanitize valgrind fuzz
+check: test sanitize valgrind fuzz fuzz-5.1
 	@$(call totals,build/logs/*.log)

@@ -24,6 +24,13 @@ static inline void lc_setfuncs(lua_State *L, const luaL_Reg *l)
 }
 #endif
 
+/* LuaJIT reports itself as Lua 5.1; its luaconf.h, which lua.h includes, alone defines LUA_LJDIR. */
+#ifdef LUA_LJDIR
+#define LC_LUAJIT 1
+#else
+#define LC_LUAJIT 0
+#endif
+
 /* Push the string [s, s+len) and return Lua's copy of its bytes; copy the value at `from` into
  * the slot `to`. Lua 5.1's lua_pushlstring returns nothing and it has no lua_copy. */
 #if LUA_VERSION_NUM >= 502
