@@ -19,23 +19,11 @@ describe("leadconduit.account_cache in nginx with four workers", function()
   local cjson = require "cjson"
   local mock = require "support.mock_server"
   local redact = require "leadconduit.redact"
-  local srv, install, bed, token
-
-  lazy_setup(function()
-    srv = mock.start()
-    install = openresty.install()
+  local token
+  local env = openresty.for_specs(lazy_setup, lazy_teardown, function(srv)
     local base_url
     base_url, token = srv:counted("switch")
-    bed = openresty.start{
-      install = install, base_url = base_url, ca_file = srv.ca_file, api_key = srv.api_key,
-      conf = assert(sys.read_file(sys.SPEC_DIR .. "/nginx/cache.conf")),
-    }
-  end)
-
-  lazy_teardown(function()
-    if bed then bed:stop() end
-    if srv then srv:stop() end
-    openresty.uninstall(install)
+    return { base_url = base_url, conf = assert(sys.read_file(sys.SPEC_DIR .. "/nginx/cache.conf")) }
   end)
 
   local function reference_id()
@@ -43,9 +31,9 @@ describe("leadconduit.account_cache in nginx with four workers", function()
   end
 
   local function status()
-    local code, body = bed:get("/status")
+    local code, body = env.bed:get("/status")
     assert(code == 200 and type(body) == "table",
-      "/status: " .. tostring(code) .. "\n" .. bed:error_log_tail())
+      "/status: " .. tostring(code) .. "\n" .. env.bed:error_log_tail())
     return body
   end
 
@@ -57,15 +45,15 @@ describe("leadconduit.account_cache in nginx with four workers", function()
       if value then return value, socket.gettime() - started end
       socket.sleep(0.05)
     until socket.gettime() - started > seconds
-    error("not within " .. seconds .. " s: " .. what .. "\n" .. bed:error_log_tail())
+    error("not within " .. seconds .. " s: " .. what .. "\n" .. env.bed:error_log_tail())
   end
 
   local function requests()
-    return srv:count(token).requests
+    return env.srv:count(token).requests
   end
 
   it("syncs at start, then about once per second across all four workers, not once per worker", function()
-    assert.equal(4, #bed:workers())
+    assert.equal(4, #env.bed:workers())
     wait_for(function() return status().syncs >= 1 end, 5, "the first sync")
     local before = requests()
     socket.sleep(5)
@@ -77,7 +65,7 @@ describe("leadconduit.account_cache in nginx with four workers", function()
     local many = {}
     for i = 1, 40 do many[i] = { "/gate" } end
     local workers = {}
-    for _, r in ipairs((bed:get_parallel(many))) do
+    for _, r in ipairs((env.bed:get_parallel(many))) do
       assert.equal(200, r.status)
       workers[r.body] = true
     end
@@ -87,28 +75,28 @@ describe("leadconduit.account_cache in nginx with four workers", function()
   end)
 
   it("get() works in the header filter and log phases, and with lua_code_cache off", function()
-    local code, _, headers = bed:get("/header-filter")
+    local code, _, headers = env.bed:get("/header-filter")
     assert.equal(200, code)
     assert.equal(reference_id(), headers["x-account"])
-    assert.equal(200, (bed:get("/log")))
+    assert.equal(200, (env.bed:get("/log")))
     assert.equal(reference_id(), wait_for(function()
-      local _, body = bed:get("/result")
+      local _, body = env.bed:get("/result")
       return body ~= "none\n" and body
     end, 2, "the log phase's result"):match("%w+"))
-    local _, body = bed:get("/no-code-cache")
+    local _, body = env.bed:get("/no-code-cache")
     assert.equal(reference_id(), body.id)
   end)
 
   it("serves the last good account while syncs fail, then unavailable after refresh + stale", function()
     local good = status()
-    srv:switch(token, "503")
+    env.srv:switch(token, "503")
     local failing = wait_for(function()
       local s = status()
       return s.failures > good.failures and s
     end, 3, "a failed sync")
     assert.equal(reference_id(), failing.id) -- stale, still served
     assert.same({ kind = "http", status = 503, message = "HTTP 503: mock switch 503" }, failing.last_error)
-    assert.equal(200, (bed:get("/gate")))
+    assert.equal(200, (env.bed:get("/gate")))
     local gone = wait_for(function()
       local s = status()
       return s.err and s
@@ -117,17 +105,17 @@ describe("leadconduit.account_cache in nginx with four workers", function()
     local unavailable_after = socket.gettime() - gone.synced_at
     assert(unavailable_after >= 3 and unavailable_after < 4.5, unavailable_after .. " s")
     assert.same({ "unavailable", "http" }, { gone.err.kind, gone.err.cause })
-    assert.equal(503, (bed:get("/gate")))
+    assert.equal(503, (env.bed:get("/gate")))
     -- Back: within one interval.
-    srv:switch(token, "ok")
+    env.srv:switch(token, "ok")
     local _, seconds = wait_for(function() return status().id end, 4, "recovery")
     assert(seconds < 2, seconds .. " s to recover")
-    assert.equal(200, (bed:get("/gate")))
+    assert.equal(200, (env.bed:get("/gate")))
     assert.is_nil(status().last_error)
   end)
 
   it("logs each failed sync once, at WARN, and never the key", function()
-    local log = bed:error_log()
+    local log = env.bed:error_log()
     local warnings = 0
     for line in log:gmatch("[^\n]+") do
       if line:find("leadconduit.account_cache: sync failed", 1, true) then
@@ -136,31 +124,31 @@ describe("leadconduit.account_cache in nginx with four workers", function()
       end
     end
     assert.equal(status().failures, warnings)
-    assert.is_nil(log:find(srv.api_key, 1, true))
-    assert.is_nil(log:find(redact.secrets(srv.api_key)[2], 1, true))
+    assert.is_nil(log:find(env.srv.api_key, 1, true))
+    assert.is_nil(log:find(redact.secrets(env.srv.api_key)[2], 1, true))
   end)
 
   it("a worker killed while it holds the lock: another syncs once the lock expires", function()
-    srv:switch(token, "hang")
+    env.srv:switch(token, "hang")
     local lock, seen_after = wait_for(function() return status().lock end, 3, "a sync holding the lock")
     local holder = tonumber(lock:match("^%d+"))
     local before = requests()
     assert(sys.run("kill -KILL " .. holder))
-    srv:switch(token, "ok")
+    env.srv:switch(token, "ok")
     local _, seconds = wait_for(function() return requests() > before end, 8, "a sync after the lock expired")
     -- The lock lives 3 s (the longest sync, 2 s, and a second) from when it was taken.
     seconds = seconds + seen_after
     assert(seconds >= 2.4 and seconds < 4.5, seconds .. " s until the next sync")
     wait_for(function() return status().id and not status().lock end, 3, "a sync stored")
-    wait_for(function() return #bed:workers() == 4 end, 3, "nginx to start a new worker")
+    wait_for(function() return #env.bed:workers() == 4 end, 3, "nginx to start a new worker")
   end)
 
   it("keeps the account and its counters through a reload (HUP)", function()
-    local old = table.concat(bed:workers(), " ")
+    local old = table.concat(env.bed:workers(), " ")
     local before = status()
-    assert(sys.run("kill -HUP " .. bed.pid))
+    assert(sys.run("kill -HUP " .. env.bed.pid))
     wait_for(function()
-      local now = bed:workers()
+      local now = env.bed:workers()
       return #now == 4 and table.concat(now, " ") ~= old
     end, 10, "new workers")
     local after = wait_for(function()
@@ -173,7 +161,7 @@ describe("leadconduit.account_cache in nginx with four workers", function()
 
   it("refresh() syncs right now, counted once", function()
     local before = status().syncs
-    local _, body = bed:get("/refresh")
+    local _, body = env.bed:get("/refresh")
     assert.same({ ok = true }, body)
     assert.is_true(status().syncs > before)
   end)

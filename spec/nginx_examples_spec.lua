@@ -41,12 +41,7 @@ describe("the nginx configuration in examples/nginx", function()
     return
   end
 
-  local mock = require "support.mock_server"
-  local srv, install, bed
-
-  lazy_setup(function()
-    srv = mock.start()
-    install = openresty.install()
+  local env = openresty.for_specs(lazy_setup, lazy_teardown, function(srv)
     -- nginx's workers run as www-data (the file's user directive): they read the CA file.
     assert(sys.run("chmod 755 " .. sys.quote(srv.ca_file:match("^(.*)/"))))
     local conf = assert(sys.read_file(EXAMPLES .. "/nginx.conf"))
@@ -59,8 +54,7 @@ describe("the nginx configuration in examples/nginx", function()
     for _, name in ipairs(HANDLERS) do
       files["lua/" .. name] = assert(sys.read_file(EXAMPLES .. "/" .. name))
     end
-    bed = openresty.start{
-      install = install, base_url = srv.base_url, ca_file = srv.ca_file, api_key = srv.api_key,
+    return {
       conf = conf, files = files,
       env = {
         LEADCONDUIT_API_KEY = srv.api_key,
@@ -70,17 +64,11 @@ describe("the nginx configuration in examples/nginx", function()
     }
   end)
 
-  lazy_teardown(function()
-    if bed then bed:stop() end
-    if srv then srv:stop() end
-    openresty.uninstall(install)
-  end)
-
   -- GET path until it stops answering 503 (the first sync is under way), for up to 10 s.
   local function get_synced(path)
     local status, body
     for _ = 1, 100 do
-      status, body = bed:get(path)
+      status, body = env.bed:get(path)
       if status ~= 503 then return status, body end
       require("socket").sleep(0.1)
     end
@@ -89,7 +77,7 @@ describe("the nginx configuration in examples/nginx", function()
 
   it("lets a request through a gate whose feature is on", function()
     local status, body = get_synced("/leads")
-    assert.equal(200, status, bed:error_log_tail())
+    assert.equal(200, status, env.bed:error_log_tail())
     assert.equal("leads: accepted\n", body)
   end)
 
@@ -99,8 +87,8 @@ describe("the nginx configuration in examples/nginx", function()
   end)
 
   it("runs several workers, all answering from the one cache", function()
-    assert.is_true(#bed:workers() > 1 or sys.capture("nproc"):match("^1%s"))
-    local results = bed:get_parallel((function()
+    assert.is_true(#env.bed:workers() > 1 or sys.capture("nproc"):match("^1%s"))
+    local results = env.bed:get_parallel((function()
       local many = {}
       for i = 1, 40 do many[i] = { "/leads" } end
       return many
@@ -117,8 +105,8 @@ describe("the nginx configuration in examples/nginx", function()
   end)
 
   it("never writes the key into nginx's error log", function()
-    local log = bed:error_log()
-    assert.is_nil(log:find(srv.api_key, 1, true))
-    assert.is_nil(log:find(require("leadconduit.redact").secrets(srv.api_key)[2], 1, true))
+    local log = env.bed:error_log()
+    assert.is_nil(log:find(env.srv.api_key, 1, true))
+    assert.is_nil(log:find(require("leadconduit.redact").secrets(env.srv.api_key)[2], 1, true))
   end)
 end)

@@ -216,21 +216,7 @@ describe("leadconduit inside nginx", function()
 
   local cjson = require "cjson"
   local mock = require "support.mock_server"
-  local srv, install, bed
-
-  lazy_setup(function()
-    srv = mock.start()
-    install = openresty.install()
-    bed = openresty.start{
-      install = install, base_url = srv.base_url, ca_file = srv.ca_file, api_key = srv.api_key,
-    }
-  end)
-
-  lazy_teardown(function()
-    if bed then bed:stop() end
-    if srv then srv:stop() end
-    openresty.uninstall(install)
-  end)
+  local env = openresty.for_specs(lazy_setup, lazy_teardown)
 
   local function reference_id()
     return cjson.decode((mock.read_fixture("reference"))).account.id
@@ -238,9 +224,9 @@ describe("leadconduit inside nginx", function()
 
   -- GET path with args from the test nginx; the handler's report, with the log on failure.
   local function sync(path, args)
-    local status, body = bed:get(path, args)
+    local status, body = env.bed:get(path, args)
     assert(status == 200 and type(body) == "table",
-      ("%s answered %s: %s\n%s"):format(path, tostring(status), tostring(body), bed:error_log_tail()))
+      ("%s answered %s: %s\n%s"):format(path, tostring(status), tostring(body), env.bed:error_log_tail()))
     return body
   end
 
@@ -271,9 +257,9 @@ describe("leadconduit inside nginx", function()
     end)
 
     it("keeps one connection alive across the syncs of a client", function()
-      local url, token = srv:counted("")
+      local url, token = env.srv:counted("")
       assert_synced(sync("/sync", { base = url, count = 3 }), "content")
-      local seen = srv:count(token)
+      local seen = env.srv:count(token)
       assert.equal(3, seen.requests)
       assert.equal(1, seen.connections)
     end)
@@ -281,7 +267,7 @@ describe("leadconduit inside nginx", function()
     it("closes that connection when the client is closed", function()
       -- Established TCP connections to the mock's port, as the kernel lists them.
       local function connections()
-        local n, port = 0, ("%04X"):format(srv.port)
+        local n, port = 0, ("%04X"):format(env.srv.port)
         for line in sys.slurp("/proc/net/tcp"):gmatch("[^\n]+") do
           local remote, state = line:match("^%s*%d+: %x+:%x+ %x+:(%x+) (%x+)")
           if remote == port and state == "01" then n = n + 1 end
@@ -312,7 +298,7 @@ describe("leadconduit inside nginx", function()
     it("20 concurrent syncs against a mock answering after 0.5 s end within 2 s on one worker", function()
       local requests = {}
       for i = 1, 20 do requests[i] = { "/sync", { path = "slow/500" } } end
-      local results, seconds = bed:get_parallel(requests)
+      local results, seconds = env.bed:get_parallel(requests)
       for _, r in ipairs(results) do
         assert_synced(r.body, "content")
         assert.is_true(r.body.elapsed >= 0.45, "the mock answered early: " .. r.body.elapsed)
@@ -327,7 +313,7 @@ describe("leadconduit inside nginx", function()
       for i = 1, 6 do
         requests[i] = { "/sync", { path = "slow/500", timeout = 0.8, pool = "two_threads" } }
       end
-      local results = bed:get_parallel(requests)
+      local results = env.bed:get_parallel(requests)
       local kinds = {}
       for _, r in ipairs(results) do
         local out = r.body
@@ -341,20 +327,20 @@ describe("leadconduit inside nginx", function()
     it("while libcurl called straight from a handler makes the same requests queue up (control)", function()
       local requests = {}
       for i = 1, 4 do requests[i] = { "/blocking", { path = "slow/500" } } end
-      local results, seconds = bed:get_parallel(requests)
+      local results, seconds = env.bed:get_parallel(requests)
       for _, r in ipairs(results) do assert.equal(200, r.body.status) end
       assert.is_true(seconds >= 1.9, ("4 blocking syncs took only %.2f s"):format(seconds))
     end)
 
     it("waits between retries with ngx.sleep, serving other requests meanwhile", function()
-      local url, token = srv:counted("fail/503/1/retry-after/1")
-      local results = bed:get_parallel({
+      local url, token = env.srv:counted("fail/503/1/retry-after/1")
+      local results = env.bed:get_parallel({
         { "/sync", { base = url, retries = 1 } },
         { "/sync", { path = "slow/300" } },
       })
       local retried, other = results[1].body, results[2].body
       assert_synced(retried, "content")
-      assert.equal(2, srv:count(token).requests)
+      assert.equal(2, env.srv:count(token).requests)
       assert.is_true(retried.elapsed >= 0.95, "Retry-After: 1 was not honoured: " .. retried.elapsed)
       assert_synced(other, "content")
       assert.is_true(results[2].seconds < 0.9, "the retry's wait blocked the worker: " .. results[2].seconds)
@@ -367,38 +353,38 @@ describe("leadconduit inside nginx", function()
       { "auth (401, wrong key)", function() return { key = "wrong-key" } end,
         function() return { api_key = "wrong-key" } end, true },
       { "auth (403)", function() return { path = "status/403" } end,
-        function() return { base_url = srv:url("status/403") } end, true },
+        function() return { base_url = env.srv:url("status/403") } end, true },
       { "auth, with the API key scrubbed from the server's text",
         function() return { path = "leak/403" } end,
-        function() return { base_url = srv:url("leak/403") } end, true },
-      { "tls (certificate not trusted)", function() return { base = srv.untrusted_url } end,
-        function() return { base_url = srv.untrusted_url } end, true },
-      { "tls (certificate for another host)", function() return { base = srv.wrong_host_url } end,
-        function() return { base_url = srv.wrong_host_url } end, true },
+        function() return { base_url = env.srv:url("leak/403") } end, true },
+      { "tls (certificate not trusted)", function() return { base = env.srv.untrusted_url } end,
+        function() return { base_url = env.srv.untrusted_url } end, true },
+      { "tls (certificate for another host)", function() return { base = env.srv.wrong_host_url } end,
+        function() return { base_url = env.srv.wrong_host_url } end, true },
       { "timeout", function() return { path = "hang", timeout = 0.5 } end,
-        function() return { base_url = srv:url("hang"), timeout = 0.5 } end, false },
-      { "network (connection refused)", function() return { base = srv.refused_url } end,
-        function() return { base_url = srv.refused_url } end, false },
+        function() return { base_url = env.srv:url("hang"), timeout = 0.5 } end, false },
+      { "network (connection refused)", function() return { base = env.srv.refused_url } end,
+        function() return { base_url = env.srv.refused_url } end, false },
       { "http 503, retried",
         function() return { path = "status/503", retries = 1, retry_delay = 0.05 } end,
-        function() return { base_url = srv:url("status/503"), max_retries = 1, retry_delay = 0.05 } end,
+        function() return { base_url = env.srv:url("status/503"), max_retries = 1, retry_delay = 0.05 } end,
         true },
       { "too_large", function() return { path = "huge-chunked/1000000", max_bytes = 65536 } end,
-        function() return { base_url = srv:url("huge-chunked/1000000"), max_response_bytes = 65536 } end,
+        function() return { base_url = env.srv:url("huge-chunked/1000000"), max_response_bytes = 65536 } end,
         true },
       { "decode", function() return { path = "invalid-json" } end,
-        function() return { base_url = srv:url("invalid-json") } end, true },
+        function() return { base_url = env.srv:url("invalid-json") } end, true },
       { "api", function() return { path = "success-false" } end,
-        function() return { base_url = srv:url("success-false") } end, true },
+        function() return { base_url = env.srv:url("success-false") } end, true },
     }
 
     for _, case in ipairs(cases) do
       local name, nginx_args, plain_opts, same_message = case[1], case[2], case[3], case[4]
       it(name, function()
         local opts = plain_opts()
-        opts.api_key = opts.api_key or srv.api_key
-        opts.base_url = opts.base_url or srv.base_url
-        opts.ca_file = srv.ca_file
+        opts.api_key = opts.api_key or env.srv.api_key
+        opts.base_url = opts.base_url or env.srv.base_url
+        opts.ca_file = env.srv.ca_file
         opts.max_retries = opts.max_retries or 0
         local client = leadconduit.new(opts)
         local res, err = client:sync_account()
@@ -412,7 +398,7 @@ describe("leadconduit inside nginx", function()
         assert.equal(err.retryable, out.retryable)
         assert.equal(err.attempts, out.attempts)
         if same_message then assert.equal(err.message, out.message) end
-        assert.is_nil(out.text:find(srv.api_key, 1, true))
+        assert.is_nil(out.text:find(env.srv.api_key, 1, true))
       end)
     end
   end)
@@ -434,12 +420,12 @@ describe("leadconduit inside nginx", function()
     end)
 
     it("log_by_lua gets an unsupported_phase error naming the phase", function()
-      local status = bed:get("/log")
+      local status = env.bed:get("/log")
       assert.equal(200, status)
       -- The log phase may end just after the response reached curl.
       local result
       for _ = 1, 50 do
-        status, result = bed:get("/result", { name = "log" })
+        status, result = env.bed:get("/result", { name = "log" })
         if status == 200 then break end
         require("socket").sleep(0.02)
       end
@@ -448,7 +434,7 @@ describe("leadconduit inside nginx", function()
     end)
 
     it("header_filter_by_lua and init_worker_by_lua get it too", function()
-      local status, _, headers = bed:get("/header-filter")
+      local status, _, headers = env.bed:get("/header-filter")
       assert.equal(200, status)
       local mime = require "mime"
       assert_refused(cjson.decode((mime.unb64(headers["x-sync-result"]))), "header_filter")

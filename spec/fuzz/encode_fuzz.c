@@ -120,8 +120,7 @@ static void check(const uint8_t *data, size_t size)
 {
     static const int indents[] = {0, 0, 2, 4};
     int top, value, shape, indent;
-    const char *refusal, *json;
-    size_t len;
+    const char *refusal;
 
     if (size == 0)
         return;
@@ -150,26 +149,14 @@ static void check(const uint8_t *data, size_t size)
     if (refusal != NULL)
         abort(); /* wrote a value JSON cannot hold */
     lua_pop(L, 1);
-    json = lua_tolstring(L, -1, &len);
-    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH))
-        abort(); /* the encoder wrote something its own decoder refuses */
-    if (!same_value(L, value, lua_gettop(L)))
-        abort();
+    assert_decodes_to(L, value);
     lua_settop(L, top);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (L == NULL) {
-        L = luaL_newstate();
-        if (L == NULL)
-            abort();
-        luaL_newmetatable(L, LC_ARRAY_MT); /* as module.c does, before any decode or encode */
-        lua_pop(L, 1);
-    }
+    L = fuzz_state();
     check(data, size);
-    /* A full collection, not a step: every input then frees what it allocated, and libFuzzer's
-     * leak check (run whenever mallocs and frees of an input differ) stays quiet and cheap. */
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    fuzz_collect(L);
     return 0;
 }

@@ -44,8 +44,6 @@ static int has_infinity(int i)
 static void check(const uint8_t *data, size_t size)
 {
     int top, first;
-    size_t len;
-    const char *json;
 
     top = lua_gettop(L);
     if (!lc_decode_buffer(L, (const char *)data, size, LC_DEFAULT_MAX_DEPTH)) {
@@ -70,26 +68,14 @@ static void check(const uint8_t *data, size_t size)
         return;
     }
     lua_pop(L, 1);
-    json = lua_tolstring(L, -1, &len); /* stack: ... first json */
-    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH))
-        abort(); /* the encoder wrote something its own decoder refuses */
-    if (!same_value(L, first, lua_gettop(L)))
-        abort();
+    assert_decodes_to(L, first);
     lua_settop(L, top);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (L == NULL) {
-        L = luaL_newstate();
-        if (L == NULL)
-            abort();
-        luaL_newmetatable(L, LC_ARRAY_MT); /* as module.c does, before any decode or encode */
-        lua_pop(L, 1);
-    }
+    L = fuzz_state();
     check(data, size);
-    /* A full collection, not a step: every input then frees what it allocated, and libFuzzer's
-     * leak check (run whenever mallocs and frees of an input differ) stays quiet and cheap. */
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    fuzz_collect(L);
     return 0;
 }

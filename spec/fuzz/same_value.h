@@ -1,4 +1,5 @@
-/* same_value.h — the structural equality of two decoded values, for the fuzz targets that compare.
+/* same_value.h — what the fuzz targets that compare values share: the structural equality of two
+ * decoded values, the check that a JSON text decodes back to a value, and one Lua state per run.
  *
  * Static, so each target (one translation unit) has its own copy. */
 #ifndef LEADCONDUIT_SAME_VALUE_H
@@ -70,6 +71,41 @@ static int same_value(lua_State *L, int a, int b)
         ok--;
     }
     return ok == 0;
+}
+
+/* The JSON text on top of the stack must decode to the same value as the one at `expected`. */
+static void assert_decodes_to(lua_State *L, int expected)
+{
+    size_t len;
+    const char *json = lua_tolstring(L, -1, &len);
+
+    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH))
+        abort(); /* the encoder wrote something its own decoder refuses */
+    if (!same_value(L, expected, lua_gettop(L)))
+        abort();
+}
+
+/* One Lua state for the whole run, with the array metatable module.c registers before any
+ * decode or encode. */
+static lua_State *fuzz_state(void)
+{
+    static lua_State *L;
+
+    if (L == NULL) {
+        L = luaL_newstate();
+        if (L == NULL)
+            abort();
+        luaL_newmetatable(L, LC_ARRAY_MT);
+        lua_pop(L, 1);
+    }
+    return L;
+}
+
+/* After each input: a full collection, not a step. Every input then frees what it allocated, and
+ * libFuzzer's leak check (run whenever an input's mallocs and frees differ) stays quiet and cheap. */
+static void fuzz_collect(lua_State *L)
+{
+    lua_gc(L, LUA_GCCOLLECT, 0);
 }
 
 #endif
