@@ -14,7 +14,10 @@ local median = require("stats").median
 
 local ROUNDS = tonumber(arg[1]) or 7
 local SECONDS = tonumber(arg[2]) or 3
-local WRK = "wrk -t1 -c32 -d%ds --latency %s"
+-- On a machine with two CPUs or more, nginx's one worker and wrk each get a CPU of their own, so
+-- that they do not take turns on one.
+local PIN = sys.run("command -v taskset >/dev/null") and tonumber(sys.capture("nproc")) >= 2
+local WRK = (PIN and "taskset -c 1 " or "") .. "wrk -t1 -c32 -d%ds --latency %s"
 
 local function requests_per_second(bed, path)
   local out = sys.capture(WRK:format(SECONDS, sys.quote(bed:url(path))))
@@ -35,6 +38,7 @@ local bed = openresty.start{
   conf = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate.conf")),
   files = { ["gate_handlers.lua"] = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate_handlers.lua")) },
 }
+if PIN then assert(sys.run("taskset -cp 0 " .. bed.pid .. " >/dev/null")) end
 for _ = 1, 100 do
   local _, body = bed:get("/ready")
   if body == "yes\n" then break end
@@ -45,7 +49,8 @@ local paths = { "/plain", "/gated", "/decode-per-request" }
 -- A first run of each, not counted: LuaJIT compiles the handlers' traces.
 for _, path in ipairs(paths) do requests_per_second(bed, path) end
 local gated, anchor, plain_rps = {}, {}, {}
-print(("%d rounds of %d s per location, one worker, wrk -t1 -c32"):format(ROUNDS, SECONDS))
+print(("%d rounds of %d s per location, one worker, wrk -t1 -c32%s"):format(ROUNDS, SECONDS,
+  PIN and ", nginx on CPU 0 and wrk on CPU 1" or ""))
 for round = 1, ROUNDS do
   local rps = {}
   -- Rotate the order, so that none always runs first (or just after the same one).

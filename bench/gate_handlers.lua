@@ -16,12 +16,21 @@ function handlers.gate()
   if not leadconduit.has_feature(account, "firehose") then return ngx.exit(403) end
 end
 
--- The anchor, what 0.1's README sketched: the account's JSON decoded on every request.
+-- The anchor, what 0.1's README sketched: the account's JSON, in a key of its own, decoded on
+-- every request.
 local dict = ngx.shared.leadconduit
 function handlers.decode_per_request()
-  local text = dict:get("leadconduit:account")
+  local text = dict:get("sketch:account")
   if not text then return ngx.exit(503) end
   if not leadconduit.has_feature(leadconduit.decode(text), "firehose") then return ngx.exit(403) end
+end
+
+-- "yes" once the cache has the account, which it then also stores as the sketch did.
+function handlers.ready()
+  local account = handlers.cache:get()
+  if not account then return "no" end
+  dict:set("sketch:account", leadconduit.encode(account))
+  return "yes"
 end
 
 return handlers

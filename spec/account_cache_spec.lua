@@ -133,7 +133,7 @@ describe("leadconduit.account_cache", function()
     for _, key in ipairs(dict:keys()) do
       assert.is_nil(tostring(dict:get(key)):find(KEY, 1, true), key)
     end
-    assert.same({ "leadconduit:account", "leadconduit:interval", "leadconduit:synced_at",
+    assert.same({ "leadconduit:account:1", "leadconduit:interval", "leadconduit:synced_at",
       "leadconduit:syncs", "leadconduit:version" }, dict:keys())
     -- A new version: decoded again, once.
     fake.clock = fake.clock + 10
@@ -208,6 +208,87 @@ describe("leadconduit.account_cache", function()
     assert.equal(2 * 2 + 30 + 1, cache.lock_ttl)
     cache = new_cache({ client = { api_key = KEY, max_time = 5 } })
     assert.equal(6, cache.lock_ttl)
+  end)
+
+  it("keeps the key out of reach of the object it returns", function()
+    local cache = new_cache()
+    local seen = {}
+    local function holds_key(value)
+      if type(value) == "string" then return value:find(KEY, 1, true) ~= nil end
+      if type(value) ~= "table" or seen[value] then return false end
+      seen[value] = true
+      for k, v in pairs(value) do
+        if holds_key(k) or holds_key(v) then return true end
+      end
+      return holds_key(getmetatable(value))
+    end
+    assert.is_false(holds_key(cache))
+  end)
+
+  it("drops the answer of a sync that outlasted its lock, keeping the newer account", function()
+    local cache = new_cache()
+    fake.phase = "init_worker"
+    cache:start()
+    fake.answer = function()
+      -- While this sync waits, its lock expires and another worker takes it and stores v1.
+      dict:set("leadconduit:lock", "another worker", 3)
+      dict:set("leadconduit:account:1", '{"id":"newer"}')
+      dict:set("leadconduit:synced_at", fake.clock)
+      dict:incr("leadconduit:version", 1, 0)
+      return true, answer(200, ACCOUNT)
+    end
+    fire_timers()
+    fake.answer = { true, answer(200, ACCOUNT) }
+    assert.equal("newer", cache:get().id)
+    local status = cache:status()
+    assert.equal(1, status.failures)
+    assert.matches("outlasted its lock", status.last_error.message, 1, true)
+    assert.equal("another worker", dict:get("leadconduit:lock")) -- not released by the loser
+  end)
+
+  it("keeps the account in use when a new one does not fit in the dict", function()
+    fake.phase = "init_worker"
+    local cache = new_cache()
+    cache:start()
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    fake.clock = fake.clock + 10
+    local set = dict.safe_set
+    dict.safe_set = function(d, key, value, ...)
+      if key:match("^leadconduit:account:") then return nil, "no memory" end
+      return set(d, key, value, ...)
+    end
+    fire_timers()
+    assert.equal("a1", cache:get().id)
+    local status = cache:status()
+    assert.same({ 1, 1 }, { status.syncs, status.failures })
+    assert.matches("does not fit in lua_shared_dict 'leadconduit'", status.last_error.message, 1, true)
+  end)
+
+  it("says once that the dict is full when no lock can be taken", function()
+    fake.phase = "init_worker"
+    local cache = new_cache()
+    cache:start()
+    dict.safe_add = function() return nil, "no memory" end
+    fire_timers()
+    fire_timers()
+    local errors = {}
+    for _, entry in ipairs(fake.logs) do
+      if entry[1] == fake.ERR then errors[#errors + 1] = entry[2] end
+    end
+    assert.same({ "leadconduit.account_cache: lua_shared_dict 'leadconduit' is full: no sync can"
+      .. " start; give the cache a dict of its own" }, errors)
+  end)
+
+  it("starts a new interval at once when a reload changed refresh", function()
+    dict:add("leadconduit:interval", 300, 300) -- set by the workers before the reload
+    fake.phase = "init_worker"
+    local cache = new_cache() -- refresh = 10
+    cache:start()
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.equal(1, syncs_started())
+    assert.equal(10, dict:get("leadconduit:interval"))
   end)
 
   it("counts a sync that raises as a failure that status() shows", function()
