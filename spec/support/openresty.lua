@@ -141,10 +141,13 @@ function Bed:error_log_tail(lines)
 end
 
 -- The pids of the master's worker processes, sorted.
+-- (From /proc, not pgrep: procps is not on every fresh machine.)
 function Bed:workers()
   local pids = {}
-  for pid in (sys.capture("pgrep -P " .. self.pid .. " 2>/dev/null") or ""):gmatch("%d+") do
-    pids[#pids + 1] = tonumber(pid)
+  for pid in (sys.capture("ls /proc") or ""):gmatch("%d+") do
+    local stat = read_file("/proc/" .. pid .. "/stat") or "" -- pid (comm) state ppid ...
+    local state, ppid = stat:match("^%d+ %b() (%a) (%d+)")
+    if ppid == tostring(self.pid) and state ~= "Z" then pids[#pids + 1] = tonumber(pid) end
   end
   table.sort(pids)
   return pids
