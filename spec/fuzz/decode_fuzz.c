@@ -11,6 +11,7 @@
 #include <lualib.h>
 
 #include "../../csrc/leadconduit.h"
+#include "same_value.h"
 
 static lua_State *L;
 
@@ -20,13 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int max_depth = LC_DEFAULT_MAX_DEPTH, top, ok;
 
-    if (L == NULL) {
-        L = luaL_newstate();
-        if (L == NULL)
-            abort();
-        luaL_newmetatable(L, LC_ARRAY_MT);
-        lua_pop(L, 1);
-    }
+    L = fuzz_state();
     if (size > 0 && data[0] == '#') { /* "#<n>..." : a small max_depth for this input */
         max_depth = size > 1 ? data[1] % 64 : 0;
         data += size > 1 ? 2 : 1;

@@ -1,5 +1,6 @@
-/* same_value.h — what the fuzz targets that compare values share: the structural equality of two
- * decoded values, the check that a JSON text decodes back to a value, and one Lua state per run.
+/* same_value.h — what the fuzz targets share: one Lua state per run and, for those that compare
+ * values, the structural equality of two decoded values and the check that a JSON text decodes
+ * back to a value.
  *
  * Static, so each target (one translation unit) has its own copy. */
 #ifndef LEADCONDUIT_SAME_VALUE_H
@@ -74,7 +75,7 @@ static int same_value(lua_State *L, int a, int b)
 }
 
 /* The JSON text on top of the stack must decode to the same value as the one at `expected`. */
-static void assert_decodes_to(lua_State *L, int expected)
+static inline void assert_decodes_to(lua_State *L, int expected)
 {
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
@@ -87,7 +88,7 @@ static void assert_decodes_to(lua_State *L, int expected)
 
 /* One Lua state for the whole run, with the array metatable module.c registers before any
  * decode or encode. */
-static lua_State *fuzz_state(void)
+static inline lua_State *fuzz_state(void)
 {
     static lua_State *L;
 
@@ -103,7 +104,7 @@ static lua_State *fuzz_state(void)
 
 /* After each input: a full collection, not a step. Every input then frees what it allocated, and
  * libFuzzer's leak check (run whenever an input's mallocs and frees differ) stays quiet and cheap. */
-static void fuzz_collect(lua_State *L)
+static inline void fuzz_collect(lua_State *L)
 {
     lua_gc(L, LUA_GCCOLLECT, 0);
 }
