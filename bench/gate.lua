@@ -7,7 +7,6 @@
 --   make bench-gate [ROUNDS=7]      (or: lua5.4 bench/gate.lua [rounds] [seconds per run])
 
 local openresty = require "support.openresty"
-local mock = require "support.mock_server"
 local sys = require "support.sys"
 local socket = require "socket"
 local median = require("stats").median
@@ -31,13 +30,13 @@ local ok, why = openresty.available()
 if not ok then error("bench/gate.lua: " .. why) end
 assert(sys.run("command -v wrk >/dev/null"), "bench/gate.lua needs wrk (apt-get install wrk)")
 
-local srv = mock.start()
-local install = openresty.install()
-local bed = openresty.start{
-  install = install, base_url = srv.base_url, ca_file = srv.ca_file, api_key = srv.api_key,
-  conf = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate.conf")),
-  files = { ["gate_handlers.lua"] = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate_handlers.lua")) },
-}
+local env = openresty.with_mock(function()
+  return {
+    conf = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate.conf")),
+    files = { ["gate_handlers.lua"] = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/gate_handlers.lua")) },
+  }
+end)
+local bed = env.bed
 if PIN then assert(sys.run("taskset -cp 0 " .. bed.pid .. " >/dev/null")) end
 for _ = 1, 100 do
   local _, body = bed:get("/ready")
@@ -68,6 +67,4 @@ print(("median: plain %.0f req/s; gated / plain %.3f; decode per request / plain
   .. " gated / decode per request %.2f"):format(median(plain_rps), median(gated), median(anchor),
   median(gated) / median(anchor)))
 
-bed:stop()
-srv:stop()
-openresty.uninstall(install)
+openresty.stop(env)

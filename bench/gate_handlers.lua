@@ -9,7 +9,8 @@ handlers.cache = leadconduit.account_cache{
   client = { api_key = config.api_key, base_url = config.base_url, ca_file = config.ca_file },
 }
 
--- What a gate does with account_cache: one number from the shared dict, a decoded table.
+-- What a gate does with account_cache: at most one number a millisecond from the shared dict, and
+-- a table this worker decoded once.
 function handlers.gate()
   local account = handlers.cache:get()
   if not account then return ngx.exit(503) end

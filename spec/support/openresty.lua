@@ -9,7 +9,8 @@
 --   bed:get_parallel({ {"/sync", args}, ... })   --> { {status, body, headers, seconds}, ... }, wall s
 --   bed:workers()                                 --> pids of the worker processes
 --   bed:stop()
---   local env = openresty.for_specs(lazy_setup, lazy_teardown, options)   -- env.srv, env.bed
+--   local env = openresty.with_mock(options)      --> env.srv, env.bed; openresty.stop(env)
+--   local env = openresty.for_specs(lazy_setup, lazy_teardown, options)   -- the same, in busted
 
 local socket = require "socket"
 local sys = require "support.sys"
@@ -231,26 +232,36 @@ function openresty.start(opts)
   error("openresty: nginx did not start:\n" .. log)
 end
 
--- In a describe block: a mock server and a test nginx (from a fresh `make install LUA_VERSION=jit`)
--- for its specs, started by busted's lazy_setup before the first and stopped by lazy_teardown
--- after the last. options(srv) -> what openresty.start takes besides the install and the mock's
--- details (base_url may be given). Returns a table whose srv and bed are set while specs run.
+-- openresty.with_mock(options [, env]) -> env: a mock server and a test nginx against it, from a
+-- fresh `make install LUA_VERSION=jit`. options(srv) -> what openresty.start takes besides the
+-- install and the mock's details (base_url may be given). env.srv, env.bed, filled in as they
+-- start (so that openresty.stop(env) ends what did, when a later step raises).
+function openresty.with_mock(options, env)
+  env = env or {}
+  env.srv = require("support.mock_server").start()
+  env.install = openresty.install()
+  local opts = options and options(env.srv) or {}
+  opts.install = env.install
+  opts.base_url = opts.base_url or env.srv.base_url
+  opts.ca_file, opts.api_key = env.srv.ca_file, env.srv.api_key
+  env.bed = openresty.start(opts)
+  return env
+end
+
+-- Stops what with_mock started, whatever part of it did start.
+function openresty.stop(env)
+  if env.bed then env.bed:stop() end
+  if env.srv then env.srv:stop() end
+  openresty.uninstall(env.install)
+end
+
+-- In a describe block: with_mock for its specs, started by busted's lazy_setup before the first
+-- and stopped by lazy_teardown after the last. Returns a table whose srv and bed are set while
+-- the specs run.
 function openresty.for_specs(lazy_setup, lazy_teardown, options)
   local env = {}
-  lazy_setup(function()
-    env.srv = require("support.mock_server").start()
-    env.install = openresty.install()
-    local opts = options and options(env.srv) or {}
-    opts.install = env.install
-    opts.base_url = opts.base_url or env.srv.base_url
-    opts.ca_file, opts.api_key = env.srv.ca_file, env.srv.api_key
-    env.bed = openresty.start(opts)
-  end)
-  lazy_teardown(function()
-    if env.bed then env.bed:stop() end
-    if env.srv then env.srv:stop() end
-    openresty.uninstall(env.install)
-  end)
+  lazy_setup(function() openresty.with_mock(options, env) end)
+  lazy_teardown(function() openresty.stop(env) end)
   return env
 end
 
