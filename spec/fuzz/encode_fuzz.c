@@ -130,14 +130,7 @@ static void check(const uint8_t *data, size_t size)
     push_value(shape, data + 1, size - 1, &refusal);
     value = lua_gettop(L);
 
-    /* lc_encode is a lua_CFunction (it addresses its arguments from 1), so it gets a call. */
-    lua_pushcfunction(L, lc_encode);
-    lua_pushvalue(L, value);
-    lua_createtable(L, 0, 1);
-    lua_pushinteger(L, indent);
-    lua_setfield(L, -2, "indent");
-    if (lua_pcall(L, 2, 2, 0) != LC_OK)
-        abort(); /* it raises only on memory exhaustion, which the limits here rule out */
+    push_encoded(L, value, indent);
     if (lua_isnil(L, -2)) {
         const char *msg = lua_tostring(L, -1);
 

@@ -52,11 +52,7 @@ static void check(const uint8_t *data, size_t size)
     }
     first = top + 1;
 
-    /* lc_encode is a lua_CFunction (it addresses its arguments from 1), so it gets a call. */
-    lua_pushcfunction(L, lc_encode);
-    lua_pushvalue(L, first);
-    if (lua_pcall(L, 1, 2, 0) != LC_OK)
-        abort(); /* it raises only on memory exhaustion, which the limits here rule out */
+    push_encoded(L, first, -1);
     if (lua_isnil(L, -2)) {
         const char *msg = lua_tostring(L, -1);
 

@@ -74,6 +74,22 @@ static int same_value(lua_State *L, int a, int b)
     return ok == 0;
 }
 
+/* Push what leadconduit.encode(value [, { indent = indent }]) returns (the JSON text and nil, or
+ * nil and the message), for the value at `value`; no options when indent < 0. lc_encode is a
+ * lua_CFunction (it addresses its arguments from 1), so it gets a call. */
+static inline void push_encoded(lua_State *L, int value, int indent)
+{
+    lua_pushcfunction(L, lc_encode);
+    lua_pushvalue(L, value);
+    if (indent >= 0) {
+        lua_createtable(L, 0, 1);
+        lua_pushinteger(L, indent);
+        lua_setfield(L, -2, "indent");
+    }
+    if (lua_pcall(L, indent >= 0 ? 2 : 1, 2, 0) != LC_OK)
+        abort(); /* it raises only on memory exhaustion, which the limits here rule out */
+}
+
 /* The JSON text on top of the stack must decode to the same value as the one at `expected`. */
 static inline void assert_decodes_to(lua_State *L, int expected)
 {
