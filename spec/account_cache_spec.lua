@@ -37,6 +37,14 @@ describe("leadconduit.account_cache", function()
     return leadconduit.account_cache(opts)
   end
 
+  -- A cache started as init_worker_by_lua would start it.
+  local function started_cache(extra)
+    fake.phase = "init_worker"
+    local cache = new_cache(extra)
+    cache:start()
+    return cache
+  end
+
   -- Runs every timer start() created, once, as nginx would when they fire.
   local function fire_timers()
     fake.phase = "timer"
@@ -89,9 +97,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("start() syncs at once and then ticks well within refresh, once per worker", function()
-    fake.phase = "init_worker"
-    local cache = new_cache()
-    cache:start()
+    local cache = started_cache()
     cache:start()
     assert.equal(2, #fake.timers)
     assert.equal(0, fake.timers[1].delay)
@@ -146,9 +152,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("serves the last good account for stale seconds while syncs fail, then is unavailable", function()
-    fake.phase = "init_worker"
-    local cache = new_cache()
-    cache:start()
+    local cache = started_cache()
     fake.answer = { true, answer(200, ACCOUNT) }
     fire_timers()
     local synced_at = fake.clock
@@ -189,9 +193,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("starts no sync while another worker holds the lock, and one once it expires", function()
-    local cache = new_cache()
-    fake.phase = "init_worker"
-    cache:start()
+    started_cache()
     dict:add("leadconduit:lock", "another worker", 3 + 1) -- the lock of a worker that died
     fake.answer = { true, answer(200, ACCOUNT) }
     fire_timers()
@@ -226,9 +228,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("drops the answer of a sync that outlasted its lock, keeping the newer account", function()
-    local cache = new_cache()
-    fake.phase = "init_worker"
-    cache:start()
+    local cache = started_cache()
     fake.answer = function()
       -- While this sync waits, its lock expires and another worker takes it and stores v1.
       dict:set("leadconduit:lock", "another worker", 3)
@@ -247,9 +247,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("keeps the account in use when a new one does not fit in the dict", function()
-    fake.phase = "init_worker"
-    local cache = new_cache()
-    cache:start()
+    local cache = started_cache()
     fake.answer = { true, answer(200, ACCOUNT) }
     fire_timers()
     fake.clock = fake.clock + 10
@@ -266,9 +264,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("says once that the dict is full when no lock can be taken", function()
-    fake.phase = "init_worker"
-    local cache = new_cache()
-    cache:start()
+    started_cache()
     dict.safe_add = function() return nil, "no memory" end
     fire_timers()
     fire_timers()
@@ -282,9 +278,7 @@ describe("leadconduit.account_cache", function()
 
   it("starts a new interval at once when a reload changed refresh", function()
     dict:add("leadconduit:interval", 300, 300) -- set by the workers before the reload
-    fake.phase = "init_worker"
-    local cache = new_cache() -- refresh = 10
-    cache:start()
+    started_cache() -- refresh = 10
     fake.answer = { true, answer(200, ACCOUNT) }
     fire_timers()
     assert.equal(1, syncs_started())
@@ -292,9 +286,7 @@ describe("leadconduit.account_cache", function()
   end)
 
   it("counts a sync that raises as a failure that status() shows", function()
-    local cache = new_cache()
-    fake.phase = "init_worker"
-    cache:start()
+    local cache = started_cache()
     fake.run_worker_thread = nil
     fire_timers()
     local status = cache:status()
