@@ -78,14 +78,13 @@ end
 -- account. Nothing is stored when the lock is no longer this sync's (it expired while the sync
 -- waited, and another worker may have stored a newer account since).
 local function store(self, account, token)
-  local settings = private[self]
+  local settings, dict = private[self], self.dict
+  if dict:get(LOCK) ~= token then
+    return nil, "the sync outlasted its lock (" .. self.lock_ttl .. " s); its answer was dropped"
+  end
   local ok, text = pcall(encode, redact.fields(account, settings.client.secrets))
   if not ok or not text then
     return nil, "the account cannot be stored: " .. tostring(text)
-  end
-  local dict = self.dict
-  if dict:get(LOCK) ~= token then
-    return nil, "the sync outlasted its lock (" .. self.lock_ttl .. " s); its answer was dropped"
   end
   local version = (dict:get(VERSION) or 0) + 1
   local stored, why = dict:safe_set(ACCOUNT[version % 2], text)
