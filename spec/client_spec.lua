@@ -8,6 +8,7 @@ local socket = require "socket"
 local mime = require "mime"
 local cjson = require "cjson"
 local mock = require "support.mock_server"
+local collector = require "support.collector"
 local leadconduit = require "leadconduit"
 
 local now = socket.gettime
@@ -39,40 +40,6 @@ local function open_descriptors()
   for _ in p:lines() do n = n + 1 end
   p:close()
   return n
-end
-
--- The collector in small, frequent steps, so that finalizers run in the middle of a sync;
--- and back to the defaults. (On 5.4 the step size has to be set too: after a big
--- allocation, such as the 24 MiB answer above, the default steps would not finish a
--- cycle within a sync.)
-local function collect_all_the_time()
-  if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 1, 1000, 0)
-  else
-    collectgarbage("setpause", 1)
-    collectgarbage("setstepmul", 1000)
-  end
-  collectgarbage("collect")
-end
-
-local function collect_normally()
-  if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 200, 100, 13)
-  else
-    collectgarbage("setpause", 200)
-    collectgarbage("setstepmul", 200)
-  end
-  collectgarbage("collect")
-end
-
--- Garbage whose finalizer runs fn: tables have no __gc on Lua 5.1 and LuaJIT.
-local function garbage_with_finalizer(fn)
-  if newproxy then -- luacheck: ignore (Lua 5.1 / LuaJIT only)
-    local proxy = newproxy(true) -- luacheck: ignore
-    getmetatable(proxy).__gc = fn
-  else
-    setmetatable({}, { __gc = fn })
-  end
 end
 
 describe("leadconduit client", function()
@@ -884,7 +851,7 @@ describe("leadconduit client", function()
     local function sync_with_finalizers(c, during)
       local armed, nested = true, nil
       local function chain()
-        garbage_with_finalizer(function()
+        collector.garbage_with_finalizer(function()
           if not armed then return end
           local _, msg = pcall(c.sync_account, c, { sso_account_id = "probe" })
           if not nested and tostring(msg):find("called again", 1, true) then
@@ -894,7 +861,7 @@ describe("leadconduit client", function()
           chain()
         end)
       end
-      collect_all_the_time()
+      collector.all_the_time()
       for _ = 1, 4 do chain() end
       local ok, res, err
       for _ = 1, 50 do
@@ -902,7 +869,7 @@ describe("leadconduit client", function()
         if nested then break end
       end
       armed = false
-      collect_normally()
+      collector.normally()
       assert(nested, "no finalizer ran during a sync in 50 syncs")
       return ok, res, err, nested
     end
@@ -1047,15 +1014,15 @@ describe("leadconduit client", function()
       for _, action in ipairs({ "close", "perform" }) do
         local t = core.transport(config())
         local seen
-        collect_all_the_time()
+        collector.all_the_time()
         for _ = 1, 30 do
-          garbage_with_finalizer(function()
+          collector.garbage_with_finalizer(function()
             if action == "close" then t:close() else
               seen = select(2, pcall(t.perform, t, nil, core.monotime() + 5)) end
           end)
         end
         local ok, outcome = pcall(t.perform, t, nil, core.monotime() + 5)
-        collect_normally()
+        collector.normally()
         if ok then
           assert.equal(200, outcome.status)
           assert.equal("echo", cjson.decode(outcome.body).account.name)

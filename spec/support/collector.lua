@@ -1,0 +1,39 @@
+-- collector.lua — the collector set to run all the time (and back), and garbage whose finalizer
+-- runs a function: how the specs make Lua code run in the middle of the module's C code.
+
+local collector = {}
+
+-- The collector in small, frequent steps, so that finalizers run in the middle of a call; and
+-- back to the defaults. (On 5.4 the step size has to be set too: after a big allocation the
+-- default steps would not finish a cycle within a call.)
+function collector.all_the_time()
+  if _VERSION == "Lua 5.4" then
+    collectgarbage("incremental", 1, 1000, 0)
+  else
+    collectgarbage("setpause", 1)
+    collectgarbage("setstepmul", 1000)
+  end
+  collectgarbage("collect")
+end
+
+function collector.normally()
+  if _VERSION == "Lua 5.4" then
+    collectgarbage("incremental", 200, 100, 13)
+  else
+    collectgarbage("setpause", 200)
+    collectgarbage("setstepmul", 200)
+  end
+  collectgarbage("collect")
+end
+
+-- Leave garbage behind whose finalizer runs fn: tables have no __gc on Lua 5.1 and LuaJIT.
+function collector.garbage_with_finalizer(fn)
+  if newproxy then -- luacheck: ignore (Lua 5.1 / LuaJIT only)
+    local proxy = newproxy(true) -- luacheck: ignore
+    getmetatable(proxy).__gc = fn
+  else
+    setmetatable({}, { __gc = fn })
+  end
+end
+
+return collector
