@@ -24,31 +24,6 @@ static inline void lc_setfuncs(lua_State *L, const luaL_Reg *l)
 }
 #endif
 
-/* LuaJIT reports itself as Lua 5.1; its luaconf.h, which lua.h includes, alone defines LUA_LJDIR. */
-#ifdef LUA_LJDIR
-#define LC_LUAJIT 1
-#else
-#define LC_LUAJIT 0
-#endif
-
-/* Push the string [s, s+len) and return Lua's copy of its bytes; copy the value at `from` into
- * the slot `to`. Lua 5.1's lua_pushlstring returns nothing and it has no lua_copy. */
-#if LUA_VERSION_NUM >= 502
-#define lc_pushlstring(L, s, len) lua_pushlstring((L), (s), (len))
-#define lc_copy(L, from, to) lua_copy((L), (from), (to))
-#else
-static inline const char *lc_pushlstring(lua_State *L, const char *s, size_t len)
-{
-    lua_pushlstring(L, s, len);
-    return lua_tostring(L, -1);
-}
-static inline void lc_copy(lua_State *L, int from, int to)
-{
-    lua_pushvalue(L, from);
-    lua_replace(L, to);
-}
-#endif
-
 /* Lua 5.3+ has a distinct integer subtype; older interpreters only doubles
  * (there lua_pushinteger pushes a double and lc_isinteger is always false). */
 #if LUA_VERSION_NUM >= 503

@@ -47,41 +47,58 @@ typedef struct {
 /* A container with this many pending slots is flushed into its table. */
 #define CHUNK 65536
 
-/* The key cache: the same keys recur in every object of an array ("id", "name", ...), and Lua
- * interns each short string it is given, hashing all its bytes and looking them up in its string
- * table (measured: about a quarter of the instructions of decoding the account payload). Pushing
- * a saved copy of a key seen before costs one compare instead. Direct-mapped; the strings live
- * in stack slots below the decoded values, which keeps them alive, and Lua's collector never
- * moves a string, so the byte pointers stay valid for the whole decode. */
+/* The key cache: the same keys recur in every object of an array ("id", "name", ...) and in every
+ * answer of the API, and Lua interns each short string it is given, hashing all its bytes and
+ * looking them up in its string table (measured: about a quarter of the instructions of decoding
+ * the account payload). Pushing a saved copy of a key seen before costs a compare instead.
+ *
+ * The cache is made once with the decode function (its upvalue) and kept for the life of the
+ * module, so a small text gains from the keys of the texts before it and no call pays to set a
+ * cache up. It holds object keys only, never values, so no secret of an answer outlives the
+ * answer; at most KEY_CACHE strings of at most KEY_CACHE_MAX_LEN bytes. It is a Lua table whose
+ * slots 1..KEY_CACHE keep the strings alive and whose slot KEY_CACHE + 1 holds a userdata with
+ * each string's bytes and length, so that a lookup is a compare in C and only a hit touches the
+ * table. Lua's collector never moves a string; an entry and its slot change together, with
+ * nothing that could run Lua code in between (the slots are the table's presized array part,
+ * so storing into one never allocates), and so a finalizer that decodes in the middle of a
+ * decode leaves both consistent. */
 #define KEY_CACHE 256
-/* Its slots are set to nil and its entries cleared on every call, and a miss costs more than a
- * plain push, so the cache only pays for a text with many objects: it gets one entry per
- * KEY_CACHE_BYTES bytes, at least KEY_CACHE_MIN, from KEY_CACHE_MIN_TEXT bytes on. Measured by
- * callgrind: on the 2.9 KB account payload a cache gained nothing on Lua 5.4 and lost 3% on 5.1;
- * on LuaJIT, whose interning hashes only a few bytes of a string, it gains nothing anywhere and
- * stays off. */
-#define KEY_CACHE_MIN 16
-#define KEY_CACHE_BYTES 64
-#define KEY_CACHE_MIN_TEXT 4096
 /* Lua 5.2+ interns strings up to 40 bytes (LUAI_MAXSHORTLEN): keys are nearly always shorter. */
 #define KEY_CACHE_MAX_LEN 40
+/* Four entries per set: direct-mapped, two hot keys that share a slot evict each other on every
+ * object (twitter.json's 94 distinct keys missed 3,340 times per decode in 256 slots; 4-way, 94). */
+#define KEY_WAYS 4
+#define KEY_SETS (KEY_CACHE / KEY_WAYS)
 
 typedef struct {
+    uint64_t head, tail; /* as key_words reads them */
     const char *bytes;
     size_t len; /* 0: empty entry */
 } cached_key;
 
 typedef struct {
+    cached_key way[KEY_WAYS];
+    unsigned victim; /* the way the next miss replaces: round robin */
+} key_set;
+
+/* A hit reads the string from the table (lua_rawgeti), which costs about twice a copy of a
+ * stack slot (lua_pushvalue). So a text of NEAR_KEYS_MIN_TEXT bytes or more also keeps, for this
+ * call, a copy of each key it meets in a stack slot of its own; the slots cost a few hundred
+ * instructions to set up, which a small text would not win back. */
+#define NEAR_KEYS_MIN_TEXT 4096
+
+typedef struct {
     lua_State *L;
     const uchar *start, *end;
-    int top;            /* mirror of lua_gettop(L) */
-    int room_top;       /* lua_checkstack guaranteed slots up to this index */
-    int bottom;         /* stack index below the first decoded value */
-    int mt_slot;        /* array_mt */
-    int frames_slot;    /* userdata holding frames once depth > STATIC_FRAMES */
-    int scratch_slot;   /* userdata holding the scratch buffer */
-    int keys_slot;      /* the first of the slots holding the cached keys */
-    unsigned keys_mask; /* the key cache's size - 1; 0: no cache */
+    int top;          /* mirror of lua_gettop(L) */
+    int room_top;     /* lua_checkstack guaranteed slots up to this index */
+    int bottom;       /* stack index below the first decoded value */
+    int mt_slot;      /* array_mt */
+    int frames_slot;  /* userdata holding frames once depth > STATIC_FRAMES */
+    int scratch_slot; /* userdata holding the scratch buffer */
+    int keys_slot;    /* the key cache's table */
+    key_set *keys;    /* its entries; NULL: no cache */
+    int near_slot;    /* the first of KEY_CACHE stack slots with this call's copies; 0: none */
     frame *frames;
     int frames_cap;
     int depth, max_depth;
@@ -89,7 +106,7 @@ typedef struct {
     size_t scratch_cap;
     const uchar *err_at;
     char err[96];
-    cached_key keys[KEY_CACHE]; /* the first keys_mask + 1 in use */
+    const char *near[KEY_CACHE]; /* the bytes of the string in each near slot, or NULL */
 } decoder;
 
 static int hex_value(uchar c)
@@ -448,26 +465,82 @@ static void push_unescaped(decoder *d, const uchar *s, const uchar *e)
     lua_pushlstring(d->L, out, (size_t)(o - out));
 }
 
+/* The first and last 8 bytes of the key [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, or its first
+ * and last 4, or its first, middle and last byte: together they are all of a key of up to 16
+ * bytes, so that most keys are compared in two word compares and no call of memcmp. */
+static void key_words(const uchar *s, size_t len, uint64_t *head, uint64_t *tail)
+{
+    if (len >= 8) {
+        memcpy(head, s, 8);
+        memcpy(tail, s + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t h, t;
+
+        memcpy(&h, s, 4);
+        memcpy(&t, s + len - 4, 4);
+        *head = h;
+        *tail = t;
+    } else {
+        *head = (uint64_t)s[0] | (uint64_t)s[len / 2] << 8 | (uint64_t)s[len - 1] << 16;
+        *tail = 0;
+    }
+}
+
+/* Whether entry k holds the key [s, s+len) whose words are head and tail. */
+static inline int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head, uint64_t tail)
+{
+    return k->len == len && k->head == head && k->tail == tail &&
+           (len <= 16 || memcmp(k->bytes + 8, s + 8, len - 16) == 0);
+}
+
 /* Push the escape-free key [s, s+len), from the key cache when it is there. */
 static void push_key(decoder *d, const uchar *s, size_t len)
 {
-    unsigned slot;
+    lua_State *L = d->L;
+    uint64_t head, tail, mix;
+    key_set *set;
     cached_key *k;
+    int slot, w;
 
     if (len == 0 || len > KEY_CACHE_MAX_LEN) {
-        lua_pushlstring(d->L, (const char *)s, len);
+        lua_pushlstring(L, (const char *)s, len);
         return;
     }
-    /* Length and three bytes tell apart the keys of most objects ("created_at", "updated_at"). */
-    slot = ((unsigned)len * 7u + s[0] * 31u + s[len / 2] + s[len - 1] * 17u) & d->keys_mask;
-    k = &d->keys[slot];
-    if (k->len == len && memcmp(k->bytes, s, len) == 0) {
-        lua_pushvalue(d->L, d->keys_slot + (int)slot);
-        return;
+    key_words(s, len, &head, &tail);
+    mix = (head ^ (tail * UINT64_C(0x9E3779B97F4A7C15)) ^ len) * UINT64_C(0xFF51AFD7ED558CCD);
+    set = &d->keys[(mix >> 40) % KEY_SETS];
+    for (w = 0; w < KEY_WAYS; w++) {
+        k = &set->way[w];
+        if (key_matches(k, s, len, head, tail))
+            break;
     }
-    k->bytes = lc_pushlstring(d->L, (const char *)s, len);
-    k->len = len;
-    lc_copy(d->L, -1, d->keys_slot + (int)slot); /* 5.1: uses the margin slot */
+    slot = (int)(set - d->keys) * KEY_WAYS; /* 0-based: table slot slot + 1, near slot + slot */
+    if (w < KEY_WAYS) {
+        slot += w;
+        /* A near slot holds the same string only if it has the same bytes: a finalizer that
+         * decoded in between may have put another key in the entry. */
+        if (d->near_slot != 0 && d->near[slot] == k->bytes) {
+            lua_pushvalue(L, d->near_slot + slot);
+            return;
+        }
+        lua_rawgeti(L, d->keys_slot, slot + 1);
+    } else {
+        w = (int)(set->victim++ % KEY_WAYS);
+        slot += w;
+        k = &set->way[w];
+        lua_pushlstring(L, (const char *)s, len); /* may run the collector, so any finalizer */
+        lua_pushvalue(L, -1);                     /* uses the margin slot */
+        lua_rawseti(L, d->keys_slot, slot + 1);
+        k->bytes = lua_tostring(L, -1);
+        k->len = len;
+        k->head = head;
+        k->tail = tail;
+    }
+    if (d->near_slot != 0) {
+        lua_pushvalue(L, -1); /* uses the margin slot */
+        lua_replace(L, d->near_slot + slot);
+        d->near[slot] = k->bytes;
+    }
 }
 
 /* p points after the opening quote; pushes the string (an object's key when is_key), returns
@@ -488,7 +561,7 @@ static const uchar *parse_string(decoder *d, const uchar *p, int is_key)
         case LC_QUOTE:
             if (escaped)
                 push_unescaped(d, s, p);
-            else if (is_key && d->keys_mask != 0)
+            else if (is_key && d->keys != NULL)
                 push_key(d, s, (size_t)(p - s));
             else
                 lua_pushlstring(d->L, (const char *)s, (size_t)(p - s));
@@ -673,29 +746,30 @@ key:
     goto value;
 }
 
-/* The key cache's size for a text of len bytes: a power of 2, or 0 for none. */
-static unsigned key_cache_size(size_t len)
-{
-    unsigned n = KEY_CACHE;
-
-    if (LC_LUAJIT || len < KEY_CACHE_MIN_TEXT)
-        return 0;
-    while (n > KEY_CACHE_MIN && len < (size_t)n * KEY_CACHE_BYTES)
-        n /= 2;
-    return n;
-}
-
-int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth)
+int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, int key_cache)
 {
     frame static_frames[STATIC_FRAMES];
     decoder d;
     int bottom;
-    unsigned keys = key_cache_size(len);
 
-    luaL_checkstack(L, 3 + (int)keys + STACK_MARGIN, "leadconduit.decode");
+    luaL_checkstack(L, 4 + KEY_CACHE + STACK_MARGIN, "leadconduit.decode");
     bottom = lua_gettop(L);
     luaL_getmetatable(L, LC_ARRAY_MT);
-    lua_settop(L, bottom + 3 + (int)keys); /* frames, scratch, the key cache: nil */
+    lua_pushnil(L); /* frames */
+    lua_pushnil(L); /* scratch */
+    d.keys = NULL;
+    d.near_slot = 0;
+    if (key_cache != 0 && lua_type(L, key_cache) == LUA_TTABLE) {
+        lua_pushvalue(L, key_cache);
+        lua_rawgeti(L, -1, KEY_CACHE + 1);
+        d.keys = lua_touserdata(L, -1);
+        lua_pop(L, 1); /* the table keeps it */
+        if (len >= NEAR_KEYS_MIN_TEXT) {
+            d.near_slot = bottom + 5;
+            lua_settop(L, bottom + 4 + KEY_CACHE); /* the near slots: nil */
+            memset(d.near, 0, sizeof d.near);
+        }
+    }
 
     d.L = L;
     d.start = (const uchar *)text;
@@ -704,8 +778,7 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth)
     d.frames_slot = bottom + 2;
     d.scratch_slot = bottom + 3;
     d.keys_slot = bottom + 4;
-    d.keys_mask = keys != 0 ? keys - 1 : 0;
-    d.bottom = d.top = bottom + 3 + (int)keys;
+    d.bottom = d.top = lua_gettop(L);
     d.room_top = d.top + STACK_MARGIN;
     d.frames = static_frames;
     d.frames_cap = STATIC_FRAMES;
@@ -715,7 +788,6 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth)
     d.scratch_cap = 0;
     d.err_at = d.start;
     d.err[0] = '\0';
-    memset(d.keys, 0, keys * sizeof d.keys[0]);
 
     if (parse(&d, d.start)) {
         lua_replace(L, bottom + 1);
@@ -725,6 +797,16 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth)
     lua_settop(L, bottom);
     push_error(&d);
     return 0;
+}
+
+void lc_push_key_cache(lua_State *L)
+{
+    key_set *keys;
+
+    lua_createtable(L, KEY_CACHE + 1, 0);
+    keys = lc_newuserdata(L, KEY_SETS * sizeof *keys);
+    memset(keys, 0, KEY_SETS * sizeof *keys);
+    lua_rawseti(L, -2, KEY_CACHE + 1);
 }
 
 /* opts.max_depth: a non-negative integer, or absent for the default. */
@@ -759,7 +841,7 @@ int lc_decode(lua_State *L)
     luaL_checktype(L, 1, LUA_TSTRING); /* numbers too are a programming error */
     text = lua_tolstring(L, 1, &len);
     max_depth = option_max_depth(L);
-    if (lc_decode_buffer(L, text, len, max_depth))
+    if (lc_decode_buffer(L, text, len, max_depth, lua_upvalueindex(1)))
         return 1;
     lua_pushnil(L);
     lua_insert(L, -2);

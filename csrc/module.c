@@ -55,7 +55,6 @@ static int core_curl_version(lua_State *L)
 }
 
 static const luaL_Reg core_functions[] = {
-    {"decode", lc_decode},
     {"encode", lc_encode},
     {"sleep", core_sleep},
     {"monotime", core_monotime},
@@ -72,6 +71,9 @@ int luaopen_leadconduit_core(lua_State *L)
 
     lua_newtable(L);
     lc_setfuncs(L, core_functions);
+    lc_push_key_cache(L);
+    lua_pushcclosure(L, lc_decode, 1);
+    lua_setfield(L, -2, "decode");
     lc_open_files(L);
 
     lua_pushliteral(L, "leadconduit " LEADCONDUIT_VERSION);

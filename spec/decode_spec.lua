@@ -1,5 +1,6 @@
 -- Specs for leadconduit.decode (csrc/decode.c, csrc/number.c): JSON text to Lua values.
 local leadconduit = require "leadconduit"
+local collector = require "support.collector"
 local park_miller = require "support.park_miller"
 local decode = leadconduit.decode
 
@@ -263,37 +264,118 @@ describe("decode", function()
       assert.are.equal(1, decode([[{"\u00e9t\u00e9": 1}]])["\195\169t\195\169"])
     end)
 
-    -- The key cache (csrc/decode.c) keys on the length and three bytes: these keys share all
-    -- four and differ elsewhere, recur across objects, and come in every length around its limit.
-    it("decodes repeated and near-repeated keys to themselves, across objects", function()
+    -- The key cache (csrc/decode.c) compares a key's length and its first and last 8 bytes before
+    -- the rest: these keys share those and differ in between, or differ in one byte only, recur
+    -- across objects, and come in every length around its limit (40 bytes).
+    local function near_repeated_keys()
       local keys = { "", "k", "kk" }
       for i = 0, 299 do keys[#keys + 1] = ("a%03dmid%03dz"):format(i, 299 - i) end
+      for len = 17, 40 do
+        for _, middle in ipairs({ "m", "n" }) do
+          keys[#keys + 1] = "headhead" .. middle:rep(len - 16) .. "tailtail"
+        end
+      end
+      for len = 1, 16 do
+        for at = 1, len do
+          keys[#keys + 1] = ("q"):rep(at - 1) .. "r" .. ("q"):rep(len - at)
+        end
+      end
       for len = 38, 42 do
         keys[#keys + 1] = ("x"):rep(len)
         keys[#keys + 1] = ("x"):rep(len - 1) .. "y"
       end
+      return keys
+    end
+
+    -- n objects of the given keys, each in another order, as JSON texts and the tables expected.
+    local function objects_of(keys, n, salt)
       local escaped = [[esc\\aped]] -- JSON for the key esc\aped
-      keys[#keys + 1] = escaped
-      local objects, expected = {}, {}
-      for n = 1, 40 do
+      local all = { escaped }
+      for i = 1, #keys do all[#all + 1] = keys[i] end
+      local texts, expected = {}, {}
+      for o = 1, n do
         local fields, want = {}, {}
-        for i = 1, #keys do
-          local k = keys[(i * n) % #keys + 1]
-          fields[#fields + 1] = ('"%s":%d'):format(k, i)
-          want[k == escaped and [[esc\aped]] or k] = i
+        for i = 1, #all do
+          local k = all[(i * o + salt) % #all + 1]
+          fields[#fields + 1] = ('"%s":%d'):format(k, i + salt)
+          want[k == escaped and [[esc\aped]] or k] = i + salt
         end
-        objects[n] = "{" .. table.concat(fields, ",") .. "}"
-        expected[n] = want
+        texts[o] = "{" .. table.concat(fields, ",") .. "}"
+        expected[o] = want
       end
-      local got = assert(decode("[" .. table.concat(objects, ",") .. "]"))
+      return texts, expected
+    end
+
+    it("decodes repeated and near-repeated keys to themselves, across objects", function()
+      local texts, expected = objects_of(near_repeated_keys(), 40, 0)
+      local got = assert(decode("[" .. table.concat(texts, ",") .. "]"))
       for n = 1, #expected do
         assert.same(expected[n], setmetatable(got[n], nil))
       end
-      -- A short text gets a smaller cache, where more keys share an entry.
-      for n = 1, 3 do
-        assert.same(expected[n], decode(objects[n]))
+      for n = 1, 3 do -- one object alone: a text too short for this call's own copies
+        assert.same(expected[n], decode(texts[n]))
       end
       assert.same({ ab = 2, ba = 3, a = { ab = 4 } }, decode('{"ab":1,"ba":3,"a":{"ab":4},"ab":2}'))
+    end)
+
+    -- The cache outlives the call: a text finds the keys of the texts before it where they were
+    -- left, or other keys in their place once more than the cache holds have come by.
+    it("keeps keys from call to call, and texts with other keys in their place decode right", function()
+      local keys = near_repeated_keys()
+      local others = {}
+      for i = 1, 600 do others[i] = ("other_key_%d"):format(i) end
+      local texts, expected = objects_of(keys, 4, 0)
+      local other_texts, other_expected = objects_of(others, 4, 7)
+      for round = 1, 3 do
+        for n = 1, #texts do
+          assert.same(expected[n], decode(texts[n]), "round " .. round)
+          assert.same(other_expected[n], decode(other_texts[n]), "round " .. round)
+          assert.same({ k = round, kk = { k = n } }, decode(('{"k":%d,"kk":{"k":%d}}'):format(round, n)))
+        end
+      end
+    end)
+
+    it("decodes right when a finalizer decodes other keys in the middle of a decode", function()
+      local texts, expected = objects_of(near_repeated_keys(), 6, 0)
+      local text = "[" .. table.concat(texts, ",") .. "]"
+      -- Keys of its own, which move the outer text's keys out of the cache, and the outer
+      -- text's keys, which then come back in other places.
+      local mixed = {}
+      for i, key in ipairs(near_repeated_keys()) do
+        mixed[#mixed + 1] = key
+        mixed[#mixed + 1] = ("nested_%d"):format(i)
+      end
+      local nested_texts, nested_expected = objects_of(mixed, 3, 3)
+      local decoding, armed, during, wrong = false, true, 0, nil
+      local function chain()
+        collector.garbage_with_finalizer(function()
+          if not armed then return end
+          chain() -- each one leaves the next behind
+          if not decoding then return end
+          during = during + 1
+          local n = during % #nested_texts + 1
+          local ok, err = pcall(assert.same, nested_expected[n], decode(nested_texts[n]))
+          if not ok then wrong = wrong or err end
+        end)
+      end
+      collector.all_the_time()
+      for _ = 1, 4 do chain() end
+      local results = {}
+      for round = 1, 50 do -- until a finalizer has run in the middle of one, as cycles end
+        decoding = true
+        results[round] = decode(text)
+        decoding = false
+        if during > 0 and round >= 3 then break end
+      end
+      armed = false
+      collector.normally()
+      assert.is_nil(wrong)
+      assert.is_true(during > 0, "no finalizer ran during a decode")
+      for round = 1, #results do
+        for n = 1, #expected do
+          assert.same(expected[n], setmetatable(results[round][n], nil))
+        end
+      end
     end)
   end)
 

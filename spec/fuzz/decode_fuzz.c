@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size -= size > 1 ? 2 : 1;
     }
     top = lua_gettop(L);
-    ok = lc_decode_buffer(L, (const char *)data, size, max_depth);
+    ok = lc_decode_buffer(L, (const char *)data, size, max_depth, FUZZ_KEY_CACHE);
     if (lua_gettop(L) != top + 1)
         abort(); /* the stack must grow by exactly the result */
     if (!ok) {

@@ -46,7 +46,7 @@ static void check(const uint8_t *data, size_t size)
     int top, first;
 
     top = lua_gettop(L);
-    if (!lc_decode_buffer(L, (const char *)data, size, LC_DEFAULT_MAX_DEPTH)) {
+    if (!lc_decode_buffer(L, (const char *)data, size, LC_DEFAULT_MAX_DEPTH, FUZZ_KEY_CACHE)) {
         lua_settop(L, top); /* decode_fuzz.c checks the errors */
         return;
     }

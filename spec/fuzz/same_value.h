@@ -11,6 +11,10 @@
 
 #include "../../csrc/compat.h"
 
+/* The stack slot of the state's key cache, which, as the decode function's upvalue does, keeps
+ * the keys of every input for the ones after it. */
+#define FUZZ_KEY_CACHE 1
+
 /* Whether the values at absolute indices a and b are the same JSON value. */
 static int same_value(lua_State *L, int a, int b)
 {
@@ -96,14 +100,14 @@ static inline void assert_decodes_to(lua_State *L, int expected)
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
 
-    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH))
+    if (json == NULL || !lc_decode_buffer(L, json, len, LC_DEFAULT_MAX_DEPTH, FUZZ_KEY_CACHE))
         abort(); /* the encoder wrote something its own decoder refuses */
     if (!same_value(L, expected, lua_gettop(L)))
         abort();
 }
 
 /* One Lua state for the whole run, with the array metatable module.c registers before any
- * decode or encode. */
+ * decode or encode, and one key cache. */
 static inline lua_State *fuzz_state(void)
 {
     static lua_State *L;
@@ -114,6 +118,7 @@ static inline lua_State *fuzz_state(void)
             abort();
         luaL_newmetatable(L, LC_ARRAY_MT);
         lua_pop(L, 1);
+        lc_push_key_cache(L);
     }
     return L;
 }
