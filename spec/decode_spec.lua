@@ -335,6 +335,27 @@ describe("decode", function()
       end
     end)
 
+    it("keeps a bounded number of keys alive between calls, and no values", function()
+      local function text_of(n)
+        local fields = {}
+        for i = 1, 500 do
+          fields[i] = ('"key_%06d_%03d_padding_to_forty_bytes":"value_%06d_%03d"'):format(n, i, n, i)
+        end
+        return "{" .. table.concat(fields, ",") .. "}"
+      end
+      local function decode_all(from, to)
+        for n = from, to do decode(text_of(n)) end
+        collectgarbage("collect")
+        collectgarbage("collect")
+        return collectgarbage("count")
+      end
+      -- The first 40 texts fill the cache (and grow Lua's own string table); the next 40, with
+      -- 20,000 other keys and values of 37 and 16 bytes, about 1.5 MB of strings, leave nothing.
+      local before = decode_all(1, 40)
+      local after = decode_all(41, 80)
+      assert.is_true(after - before < 4, ("%.1f KB more after the decodes"):format(after - before))
+    end)
+
     it("decodes right when a finalizer decodes other keys in the middle of a decode", function()
       local texts, expected = objects_of(near_repeated_keys(), 6, 0)
       local text = "[" .. table.concat(texts, ",") .. "]"
