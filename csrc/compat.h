@@ -24,6 +24,13 @@ static inline void lc_setfuncs(lua_State *L, const luaL_Reg *l)
 }
 #endif
 
+/* The length of a string, or the size of a userdata, without metamethods. */
+#if LUA_VERSION_NUM >= 502
+#define lc_rawlen(L, i) lua_rawlen((L), (i))
+#else
+#define lc_rawlen(L, i) lua_objlen((L), (i))
+#endif
+
 /* Lua 5.3+ has a distinct integer subtype; older interpreters only doubles
  * (there lua_pushinteger pushes a double and lc_isinteger is always false). */
 #if LUA_VERSION_NUM >= 503

@@ -54,8 +54,9 @@ typedef struct {
  *
  * The cache is made once with the decode function (its upvalue) and kept for the life of the
  * module, so a small text gains from the keys of the texts before it and no call pays to set a
- * cache up. It holds object keys only, never values, so no secret of an answer outlives the
- * answer; at most KEY_CACHE strings of at most KEY_CACHE_MAX_LEN bytes. It is a Lua table whose
+ * cache up. It holds object keys only, never values, so that an answer's values (its tokens) do
+ * not outlive it; at most KEY_CACHE strings of at most KEY_CACHE_MAX_LEN bytes, each until it is
+ * evicted. It is a Lua table whose
  * slots 1..KEY_CACHE keep the strings alive and whose slot KEY_CACHE + 1 holds a userdata with
  * each string's bytes and length, so that a lookup is a compare in C and only a hit touches the
  * table. Lua's collector never moves a string; an entry and its slot change together, with
@@ -762,9 +763,12 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
     if (key_cache != 0 && lua_type(L, key_cache) == LUA_TTABLE) {
         lua_pushvalue(L, key_cache);
         lua_rawgeti(L, -1, KEY_CACHE + 1);
-        d.keys = lua_touserdata(L, -1);
+        /* Only the debug library could put anything else there; the size check keeps the
+         * entries inside whatever it put. */
+        if (lua_type(L, -1) == LUA_TUSERDATA && lc_rawlen(L, -1) == KEY_SETS * sizeof(key_set))
+            d.keys = lua_touserdata(L, -1);
         lua_pop(L, 1); /* the table keeps it */
-        if (len >= NEAR_KEYS_MIN_TEXT) {
+        if (d.keys != NULL && len >= NEAR_KEYS_MIN_TEXT) {
             d.near_slot = bottom + 5;
             lua_settop(L, bottom + 4 + KEY_CACHE); /* the near slots: nil */
             memset(d.near, 0, sizeof d.near);

@@ -32,8 +32,9 @@ LC_EXPORT int luaopen_leadconduit_core(lua_State *L);
 /* Decode the JSON text [text, text+len) and push the resulting Lua value.
  * Returns 1 with the value on the stack, or 0 with an error message string
  * ("leadconduit.decode: <what> at byte <n> (line <l>, column <c>)") on the stack.
- * Never raises for bad input; may raise only on memory exhaustion. `key_cache` is the stack
- * index (or upvalue) of a table made by lc_push_key_cache, kept from call to call, or 0. */
+ * Never raises for bad input; may raise only on memory exhaustion. `key_cache` is the absolute
+ * stack index, or the upvalue index, of a table made by lc_push_key_cache and kept from call to
+ * call; 0 for none. */
 int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, int key_cache);
 
 /* Push a new, empty key cache for lc_decode_buffer. */
