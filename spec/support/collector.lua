@@ -3,27 +3,31 @@
 
 local collector = {}
 
--- The collector in small, frequent steps, so that finalizers run in the middle of a call; and
--- back to the defaults. (On 5.4 the step size has to be set too: after a big allocation the
--- default steps would not finish a cycle within a call.)
-function collector.all_the_time()
+-- Lua 5.4 takes the settings at once, with a step size; the others take two of them by name.
+local function tune(pause, stepmul, stepsize)
   if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 1, 1000, 0)
+    collectgarbage("incremental", pause, stepmul, stepsize)
   else
-    collectgarbage("setpause", 1)
-    collectgarbage("setstepmul", 1000)
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", stepmul)
   end
   collectgarbage("collect")
 end
 
+-- The collector in small, frequent steps, so that finalizers run in the middle of a call. (On 5.4
+-- the step size has to be set too: after a big allocation the default steps would not finish a
+-- cycle within a call.)
+function collector.all_the_time()
+  tune(1, 1000, 0)
+end
+
+-- And back to each interpreter's defaults.
 function collector.normally()
   if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 200, 100, 13)
+    tune(200, 100, 13)
   else
-    collectgarbage("setpause", 200)
-    collectgarbage("setstepmul", 200)
+    tune(200, 200)
   end
-  collectgarbage("collect")
 end
 
 -- Leave garbage behind whose finalizer runs fn: tables have no __gc on Lua 5.1 and LuaJIT.
