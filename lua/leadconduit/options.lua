@@ -156,15 +156,20 @@ local function default_user_agent()
   return "leadconduit-lua/" .. core._VERSION:match("[%d.]+$") .. " " .. core.curl_version()
 end
 
-local function settings_of(opts)
+-- opts must be a table whose every key is one of known.
+local function check_names(opts, known)
   if type(opts) ~= "table" then
     fail(nil, "expected a table of options")
   end
   for key in pairs(opts) do
-    if not KNOWN[key] then
+    if not known[key] then
       fail(key, "unknown option '" .. tostring(key) .. "'")
     end
   end
+end
+
+local function settings_of(opts)
+  check_names(opts, KNOWN)
   local function get(key)
     local value = opts[key]
     if value == nil then return options.DEFAULTS[key] end
@@ -229,14 +234,7 @@ local CACHE_KNOWN = { shared_dict = true, client = true, refresh = true, stale =
 local CACHE_DEFAULTS = { refresh = 300, stale = 86400 }
 
 local function cache_settings_of(opts)
-  if type(opts) ~= "table" then
-    fail(nil, "expected a table of options")
-  end
-  for key in pairs(opts) do
-    if not CACHE_KNOWN[key] then
-      fail(key, "unknown option '" .. tostring(key) .. "'")
-    end
-  end
+  check_names(opts, CACHE_KNOWN)
   local name = opts.shared_dict
   if type(name) ~= "string" or name == "" then
     fail("shared_dict", "shared_dict must be the name of a lua_shared_dict")
