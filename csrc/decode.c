@@ -498,11 +498,30 @@ LC_ALWAYS_INLINE void key_words(const uchar *s, size_t len, uint64_t *head, uint
     }
 }
 
-/* Whether entry k holds the key [s, s+len) whose words are head and tail. */
-static inline int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head, uint64_t tail)
+/* Whether the strings a and b of len bytes, 16 < len <= KEY_CACHE_MAX_LEN, whose first and last 8
+ * bytes are the same, have the same bytes in between: compared 8 at a time, the last word
+ * overlapping the one before, which costs less than a call of memcmp (2% of the account payload's
+ * decode, whose ids and dates are 20 and 24 bytes long). */
+LC_ALWAYS_INLINE int middle_matches(const char *a, const uchar *b, size_t len)
 {
-    return k->len == len && k->head == head && k->tail == tail &&
-           (len <= 16 || memcmp(k->bytes + 8, s + 8, len - 16) == 0);
+    size_t at;
+
+    for (at = 8; at < len - 8; at += 8) {
+        uint64_t x, y;
+        size_t from = at + 8 <= len - 8 ? at : len - 16;
+
+        memcpy(&x, a + from, 8);
+        memcpy(&y, b + from, 8);
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether entry k holds the key [s, s+len) whose words are head and tail. */
+LC_ALWAYS_INLINE int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head, uint64_t tail)
+{
+    return k->len == len && k->head == head && k->tail == tail && (len <= 16 || middle_matches(k->bytes, s, len));
 }
 
 /* The way of the string [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, among the `sets` sets at

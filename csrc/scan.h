@@ -52,12 +52,14 @@ static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const 
     return p;
 }
 
-/* Whitespace between tokens: compact documents have none, and the inline test answers
- * without a call. */
+/* Whitespace between tokens: compact documents have none, pretty-printed ones one space after
+ * each colon, and the inline tests answer both without a call. */
 LC_ALWAYS_INLINE const unsigned char *lc_skip_ws(const unsigned char *p, const unsigned char *end)
 {
     if (p < end && ' ' < *p)
         return p;
+    if (end - p >= 2 && *p == ' ' && ' ' < p[1])
+        return p + 1;
     return lc_skip_ws_run(p, end);
 }
 

@@ -280,6 +280,12 @@ describe("decode", function()
           keys[#keys + 1] = ("q"):rep(at - 1) .. "r" .. ("q"):rep(len - at)
         end
       end
+      for len = 17, 40 do -- one byte different between the first and last 8
+        keys[#keys + 1] = ("p"):rep(len)
+        for at = 9, len - 8 do
+          keys[#keys + 1] = ("p"):rep(at - 1) .. "o" .. ("p"):rep(len - at)
+        end
+      end
       for len = 38, 42 do
         keys[#keys + 1] = ("x"):rep(len)
         keys[#keys + 1] = ("x"):rep(len - 1) .. "y"
@@ -381,7 +387,7 @@ describe("decode", function()
     end
 
     it("decodes repeated and near-repeated string values to themselves, in small texts", function()
-      local texts, expected = arrays_of(near_repeated_keys(), 60)
+      local texts, expected = arrays_of(near_repeated_keys(), 40)
       for n = 1, #texts do
         assert.is_true(#texts[n] < 4096, "a text too long for the value cache")
         assert.same(expected[n], setmetatable(decode(texts[n]), nil))
@@ -471,8 +477,8 @@ describe("decode", function()
     it("decodes right when a finalizer decodes other values in the middle of a small text's decode",
       function()
         local values = near_repeated_keys()
-        local texts, expected = arrays_of(values, 60)
-        local nested_texts, nested_expected = arrays_of(values, 45)
+        local texts, expected = arrays_of(values, 40)
+        local nested_texts, nested_expected = arrays_of(values, 30)
         decode_with_finalizers(texts[2], expected[2], nested_texts, nested_expected)
       end)
   end)
