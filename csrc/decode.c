@@ -554,7 +554,7 @@ static void cache_store(lua_State *L, key_set *set, int w, size_t len, uint64_t 
 }
 
 /* Push the escape-free key [s, s+len), from the key cache when it is there. */
-static void push_key(decoder *d, const uchar *s, size_t len)
+LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
 {
     lua_State *L = d->L;
     uint64_t head, tail;
@@ -592,7 +592,7 @@ static void push_key(decoder *d, const uchar *s, size_t len)
 }
 
 /* Push the escape-free string value [s, s+len), from this call's value cache when it is there. */
-static void push_value(decoder *d, const uchar *s, size_t len)
+LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
 {
     lua_State *L = d->L;
     uint64_t head, tail;
