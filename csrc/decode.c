@@ -292,7 +292,7 @@ static int grow_frames(decoder *d)
     return 1;
 }
 
-static const uchar *open_container(decoder *d, const uchar *p, int kind)
+LC_ALWAYS_INLINE const uchar *open_container(decoder *d, const uchar *p, int kind)
 {
     frame *f;
 
@@ -316,7 +316,7 @@ static const uchar *open_container(decoder *d, const uchar *p, int kind)
 }
 
 /* Turn the innermost array's items into a table at its base slot. */
-static void close_array(decoder *d)
+LC_ALWAYS_INLINE void close_array(decoder *d)
 {
     lua_State *L = d->L;
     frame *f = &d->frames[d->depth - 1];
