@@ -19,15 +19,6 @@ typedef unsigned char uchar;
 
 enum { KIND_ARRAY, KIND_OBJECT };
 
-/* One open container. Its slot `base` holds a placeholder (nil) until the
- * container is flushed early, then its table; pending items sit above it. */
-typedef struct {
-    int base;
-    int count; /* array items already stored in the table */
-    int kind;
-    int has_table;
-} frame;
-
 /* Frames kept on the C stack before the frame buffer moves to a userdata. */
 #define STATIC_FRAMES 32
 
@@ -82,6 +73,25 @@ typedef struct {
     unsigned victim; /* the way the next miss replaces: round robin */
 } key_set;
 
+/* The userdata of the cache kept across calls. */
+typedef struct {
+    key_set sets[KEY_SETS];
+    uint64_t stores; /* how many keys have been stored into it, by any decode */
+} key_entries;
+
+/* One open container. Its slot `base` holds a placeholder (nil) until the
+ * container is flushed early, then its table; pending items sit above it. */
+typedef struct {
+    int base;
+    int count; /* array items already stored in the table */
+    int kind;
+    int has_table;
+    /* An object's keys (see "distinct keys"): */
+    int keys_distinct;              /* 1 while all came from the key cache, from distinct slots */
+    uint64_t stores;                /* the cache's count of stores when the object opened */
+    uint64_t slots[KEY_CACHE / 64]; /* the cache slots they came from */
+} frame;
+
 /* A hit reads the string from the table (lua_rawgeti), which costs about twice a copy of a
  * stack slot (lua_pushvalue). So a text of NEAR_KEYS_MIN_TEXT bytes or more also keeps, for this
  * call, a copy of each key it meets in a stack slot of its own; the slots cost a few hundred
@@ -99,15 +109,15 @@ typedef struct {
 typedef struct {
     lua_State *L;
     const uchar *start, *end;
-    int top;          /* mirror of lua_gettop(L) */
-    int room_top;     /* lua_checkstack guaranteed slots up to this index */
-    int bottom;       /* stack index below the first decoded value */
-    int mt_slot;      /* array_mt */
-    int frames_slot;  /* userdata holding frames once depth > STATIC_FRAMES */
-    int scratch_slot; /* userdata holding the scratch buffer */
-    int keys_slot;    /* the key cache's table */
-    key_set *keys;    /* its entries; NULL: no cache */
-    int near_slot;    /* the first of KEY_CACHE stack slots with this call's copies; 0: none */
+    int top;            /* mirror of lua_gettop(L) */
+    int room_top;       /* lua_checkstack guaranteed slots up to this index */
+    int bottom;         /* stack index below the first decoded value */
+    int mt_slot;        /* array_mt */
+    int frames_slot;    /* userdata holding frames once depth > STATIC_FRAMES */
+    int scratch_slot;   /* userdata holding the scratch buffer */
+    int keys_slot;      /* the key cache's table */
+    key_entries *cache; /* its entries; NULL: no cache */
+    int near_slot;      /* the first of KEY_CACHE stack slots with this call's copies; 0: none */
     frame *frames;
     int frames_cap;
     int depth, max_depth;
@@ -292,6 +302,50 @@ static int grow_frames(decoder *d)
     return 1;
 }
 
+/* ---- distinct keys ----------------------------------------------------------------------
+ *
+ * lua_rawset takes its pair from the top of the stack: an object's pairs can go into its table
+ * last first, straight off the stack, with no copy of each pair to the top (two lua_pushvalue a
+ * pair, 3% of a decode). But of a key given twice the first value would then win, where document
+ * order says the last. An object whose keys all came from the key cache, while nothing was stored
+ * into it, has a key twice exactly when two of them came from the same slot: while the cache does
+ * not change, each key is in one slot. So each object keeps the set of slots its keys came from;
+ * any other object (a key that missed the cache or bypassed it, a key twice, a store into the
+ * cache by this or any other decode while it was open) goes in first to last, as before. */
+
+/* A new object: its keys are distinct so far, if there is a cache to tell. */
+LC_ALWAYS_INLINE void keys_begin(decoder *d, frame *f)
+{
+    f->keys_distinct = d->cache != NULL;
+    if (f->keys_distinct) {
+        f->stores = d->cache->stores;
+        memset(f->slots, 0, sizeof f->slots);
+    }
+}
+
+/* The innermost object's next key came from the cache's slot `slot`. */
+LC_ALWAYS_INLINE void keys_note_slot(decoder *d, int slot)
+{
+    frame *f = &d->frames[d->depth - 1];
+    uint64_t bit = UINT64_C(1) << (slot & 63);
+
+    if (f->slots[slot >> 6] & bit)
+        f->keys_distinct = 0;
+    f->slots[slot >> 6] |= bit;
+}
+
+/* The innermost object's next key did not come from the cache. */
+LC_ALWAYS_INLINE void keys_note_other(decoder *d)
+{
+    d->frames[d->depth - 1].keys_distinct = 0;
+}
+
+/* Whether the keys of the object of frame f are known to be distinct. */
+LC_ALWAYS_INLINE int keys_known_distinct(const decoder *d, const frame *f)
+{
+    return f->keys_distinct && d->cache->stores == f->stores;
+}
+
 LC_ALWAYS_INLINE const uchar *open_container(decoder *d, const uchar *p, int kind)
 {
     frame *f;
@@ -312,6 +366,8 @@ LC_ALWAYS_INLINE const uchar *open_container(decoder *d, const uchar *p, int kin
     f->count = 0;
     f->kind = kind;
     f->has_table = 0;
+    if (kind == KIND_OBJECT)
+        keys_begin(d, f);
     return p + 1;
 }
 
@@ -351,6 +407,13 @@ static void close_object(decoder *d)
     if (!f->has_table) {
         lua_createtable(L, 0, n / 2);
         lua_replace(L, base);
+        if (keys_known_distinct(d, f)) {
+            for (i = n / 2; i > 0; i--) /* pops the pairs, last first */
+                lua_rawset(L, base);
+            d->top = base;
+            d->depth--;
+            return;
+        }
     }
     for (i = base + 1; i < base + n; i += 2) {
         lua_pushvalue(L, i);
@@ -519,9 +582,11 @@ LC_ALWAYS_INLINE int middle_matches(const char *a, const uchar *b, size_t len)
 }
 
 /* Whether entry k holds the key [s, s+len) whose words are head and tail. */
-LC_ALWAYS_INLINE int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head, uint64_t tail)
+LC_ALWAYS_INLINE int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head,
+                                 uint64_t tail)
 {
-    return k->len == len && k->head == head && k->tail == tail && (len <= 16 || middle_matches(k->bytes, s, len));
+    return k->len == len && k->head == head && k->tail == tail &&
+           (len <= 16 || middle_matches(k->bytes, s, len));
 }
 
 /* The way of the string [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, among the `sets` sets at
@@ -562,13 +627,15 @@ LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
     int slot, w;
 
     if (len == 0 || len > KEY_CACHE_MAX_LEN) {
+        keys_note_other(d);
         lua_pushlstring(L, (const char *)s, len);
         return;
     }
-    w = cache_find(d->keys, KEY_SETS, s, len, &set, &head, &tail);
-    slot = (int)(set - d->keys) * KEY_WAYS; /* 0-based: table slot slot + 1, near slot + slot */
+    w = cache_find(d->cache->sets, KEY_SETS, s, len, &set, &head, &tail);
+    slot = (int)(set - d->cache->sets) * KEY_WAYS; /* 0-based: table slot slot + 1, near slot + slot */
     if (w < KEY_WAYS) {
         slot += w;
+        keys_note_slot(d, slot);
         /* A near slot holds the same string only if it has the same bytes: a finalizer that
          * decoded in between may have put another key in the entry. */
         if (d->near_slot != 0 && d->near[slot] == set->way[w].bytes) {
@@ -583,6 +650,7 @@ LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
         lua_pushvalue(L, -1);                     /* uses the margin slot */
         lua_rawseti(L, d->keys_slot, slot + 1);
         cache_store(L, set, w, len, head, tail);
+        d->cache->stores++;
     }
     if (d->near_slot != 0) {
         lua_pushvalue(L, -1); /* uses the margin slot */
@@ -619,7 +687,7 @@ LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
 /* Push the string [s, s+len) that has no escape: an object's key when is_key. */
 LC_ALWAYS_INLINE void push_plain(decoder *d, const uchar *s, size_t len, int is_key)
 {
-    if (is_key && d->keys != NULL)
+    if (is_key && d->cache != NULL)
         push_key(d, s, len);
     else if (!is_key && d->values != NULL)
         push_value(d, s, len);
@@ -642,9 +710,11 @@ static const uchar *parse_string(decoder *d, const uchar *s, const uchar *p, int
         switch (lc_string_class(*p)) {
         case LC_PLAIN: p++; break;
         case LC_QUOTE:
-            if (escaped)
+            if (escaped) {
+                if (is_key)
+                    keys_note_other(d);
                 push_unescaped(d, s, p);
-            else
+            } else
                 push_plain(d, s, (size_t)(p - s), is_key);
             return p + 1;
         case LC_BACKSLASH:
@@ -853,24 +923,25 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
     luaL_getmetatable(L, LC_ARRAY_MT);
     lua_pushnil(L); /* frames */
     lua_pushnil(L); /* scratch */
-    d.keys = NULL;
+    d.cache = NULL;
     d.near_slot = 0;
     if (key_cache != 0 && lua_type(L, key_cache) == LUA_TTABLE) {
         lua_pushvalue(L, key_cache);
         lua_rawgeti(L, -1, KEY_CACHE + 1);
         /* Only the debug library could put anything else there; the size check keeps the
          * entries inside whatever it put. */
-        if (lua_type(L, -1) == LUA_TUSERDATA && lc_rawlen(L, -1) == KEY_SETS * sizeof(key_set))
-            d.keys = lua_touserdata(L, -1);
+        if (lua_type(L, -1) == LUA_TUSERDATA && lc_rawlen(L, -1) == sizeof(key_entries))
+            d.cache = lua_touserdata(L, -1);
         lua_pop(L, 1); /* the table keeps it */
-        if (d.keys != NULL && len >= NEAR_KEYS_MIN_TEXT) {
+        if (d.cache != NULL && len >= NEAR_KEYS_MIN_TEXT) {
             d.near_slot = bottom + 5;
             lua_settop(L, bottom + 4 + KEY_CACHE); /* the near slots: nil */
             memset(d.near, 0, sizeof d.near);
         }
     }
     d.values = NULL;
-    if (len < NEAR_KEYS_MIN_TEXT) {
+    d.values_slot = 0;
+    if (key_cache != 0 && len < NEAR_KEYS_MIN_TEXT) {
         d.values_slot = lua_gettop(L) + 1;
         lua_settop(L, d.values_slot + VALUE_CACHE - 1);
         memset(d.value_sets, 0, sizeof d.value_sets);
@@ -907,11 +978,11 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
 
 void lc_push_key_cache(lua_State *L)
 {
-    key_set *keys;
+    key_entries *cache;
 
     lua_createtable(L, KEY_CACHE + 1, 0);
-    keys = lc_newuserdata(L, KEY_SETS * sizeof *keys);
-    memset(keys, 0, KEY_SETS * sizeof *keys);
+    cache = lc_newuserdata(L, sizeof *cache);
+    memset(cache, 0, sizeof *cache);
     lua_rawseti(L, -2, KEY_CACHE + 1);
 }
 

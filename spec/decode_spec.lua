@@ -280,7 +280,8 @@ describe("decode", function()
           keys[#keys + 1] = ("q"):rep(at - 1) .. "r" .. ("q"):rep(len - at)
         end
       end
-      for len = 17, 40 do -- one byte different between the first and last 8
+      -- one byte different between the first and last 8, in lengths at the words' edges
+      for _, len in ipairs({ 17, 23, 24, 25, 31, 32, 33, 39, 40 }) do
         keys[#keys + 1] = ("p"):rep(len)
         for at = 9, len - 8 do
           keys[#keys + 1] = ("p"):rep(at - 1) .. "o" .. ("p"):rep(len - at)
@@ -361,6 +362,79 @@ describe("decode", function()
       local after = decode_all(41, 80)
       assert.is_true(after - before < 4, ("%.1f KB more after the decodes"):format(after - before))
     end)
+
+    -- An object whose keys all come from the key cache, from distinct slots and with nothing
+    -- stored into the cache meanwhile, goes into its table last pair first (csrc/decode.c,
+    -- "distinct keys"); any other object first to last. Both keep the last value of a key given
+    -- twice. These objects have 1 to 12 keys of up to 40 bytes and no escapes: in a text decoded
+    -- again, all of them hit the cache; in every other one a key is given twice.
+    local function small_objects(keys, salt)
+      local cacheable = {}
+      for _, k in ipairs(keys) do
+        if #k >= 1 and #k <= 40 then cacheable[#cacheable + 1] = k end
+      end
+      local texts, expected, at, o = {}, {}, 1, 0
+      while at <= #cacheable do
+        o = o + 1
+        local per = (o * 7 + salt) % 12 + 1
+        local group = {}
+        for i = at, math.min(at + per - 1, #cacheable) do group[#group + 1] = cacheable[i] end
+        at = at + per
+        local order = {}
+        for i = 1, #group do order[i] = group[i] end
+        if o % 2 == 0 then -- a key again, after one of the others or at the end
+          table.insert(order, (o + salt) % #order + 2, group[(o * 3) % #group + 1])
+        end
+        local fields, want = {}, {}
+        for i, k in ipairs(order) do
+          fields[i] = ('"%s":%d'):format(k, i + salt)
+          want[k] = i + salt -- the last value of a key wins
+        end
+        texts[o] = "{" .. table.concat(fields, ",") .. "}"
+        expected[o] = want
+      end
+      return texts, expected
+    end
+
+    it("keeps the last value of a key given twice, whether its keys come from the cache or not",
+      function()
+        local texts, expected = small_objects(near_repeated_keys(), 0)
+        assert.is_true(#texts > 50)
+        local text = "[" .. table.concat(texts, ",") .. "]"
+        for round = 1, 3 do -- the first decode stores most keys into the cache, the next ones hit
+          local got = decode(text)
+          for n = 1, #expected do
+            assert.same(expected[n], got[n], ("round %d, object %d"):format(round, n))
+          end
+          for n = 1, 6 do -- and alone: texts too short for a call's own copies of the keys
+            assert.same(expected[n], decode(texts[n]), ("round %d, object %d"):format(round, n))
+          end
+        end
+        -- a key again after an object with the same key, and after other keys enough to move it
+        -- out of the cache and back, in another slot
+        local others = {}
+        for i = 1, 600 do others[#others + 1] = ('"filler_%d":%d'):format(i, i) end
+        local long = ("x"):rep(41) -- longer than the cache keeps
+        for round = 1, 3 do
+          assert.same({ ab = 2, ba = 3, a = { ab = 4, ba = 5 } },
+            decode('{"ab":1,"ba":3,"a":{"ab":4,"ba":5},"ab":2}'), "round " .. round)
+          -- keys that do not come from the cache, given twice among keys that do
+          assert.same({ [long] = 3, ab = 2 }, decode(('{"%s":1,"ab":2,"%s":3}'):format(long, long)))
+          assert.same({ [""] = 3, ab = 2 }, decode('{"":1,"ab":2,"":3}'))
+          assert.same({ ab = 3, ba = 2 }, decode('{"a\\u0062":1,"ba":2,"ab":3}'))
+          assert.same({ ab = 3, ba = 2 }, decode('{"ab":1,"ba":2,"a\\u0062":3}'))
+          local fields, want = {}, {}
+          for i = 1, 20 do
+            local k = ("twice_%d"):format(i)
+            fields[#fields + 1] = ('"%s":1'):format(k)
+            want[k] = 2
+          end
+          for i = 1, 600 do want["filler_" .. i] = i end
+          local t = decode("{" .. table.concat(fields, ",") .. "," .. table.concat(others, ",") .. ","
+            .. table.concat(fields, ","):gsub(":1", ":2") .. "}")
+          assert.same(want, t, "round " .. round)
+        end
+      end)
 
     -- A text under 4 KB also keeps the string values it has pushed, for the length of the call,
     -- and pushes a value seen before as a saved copy: the same compares as the keys'.
@@ -472,6 +546,14 @@ describe("decode", function()
       local nested_texts, nested_expected = objects_of(mixed, 3, 3)
       decode_with_finalizers("[" .. table.concat(texts, ",") .. "]", expected,
         nested_texts, nested_expected)
+    end)
+
+    it("keeps the last value of a key given twice when a finalizer decodes in the middle", function()
+      local texts, expected = small_objects(near_repeated_keys(), 1)
+      local others = {}
+      for i = 1, 400 do others[i] = ("stored_by_a_finalizer_%d"):format(i) end
+      local nested_texts, nested_expected = small_objects(others, 2)
+      decode_with_finalizers("[" .. table.concat(texts, ",") .. "]", expected, nested_texts, nested_expected)
     end)
 
     it("decodes right when a finalizer decodes other values in the middle of a small text's decode",

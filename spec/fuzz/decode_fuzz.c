@@ -2,8 +2,9 @@
  *
  * Feeds arbitrary bytes to lc_decode_buffer in one long-lived Lua state and
  * checks what the contract promises: exactly one value or one error message is
- * pushed, the message has the documented shape, and nothing else moves. The
- * first byte picks max_depth, so the depth limit is fuzzed too. */
+ * pushed, the message has the documented shape, and nothing else moves; and that
+ * a text decoded with the caches gives the same value as without. The first byte
+ * picks max_depth, so the depth limit is fuzzed too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *msg = lua_tostring(L, -1);
 
         if (msg == NULL || strncmp(msg, "leadconduit.decode: ", 20) != 0 || strstr(msg, " at byte ") == NULL)
+            abort();
+    } else {
+        /* The caches must not change a value: decoded with none, and again with the key cache
+         * (which now holds this text's keys, so that its objects take the distinct-keys path),
+         * the text gives the same value. */
+        if (!lc_decode_buffer(L, (const char *)data, size, max_depth, 0) || !same_value(L, top + 1, top + 2))
+            abort();
+        if (!lc_decode_buffer(L, (const char *)data, size, max_depth, FUZZ_KEY_CACHE) ||
+            !same_value(L, top + 1, top + 3))
             abort();
     }
     lua_settop(L, top);
