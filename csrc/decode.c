@@ -761,7 +761,7 @@ LC_ALWAYS_INLINE const uchar *string(decoder *d, const uchar *s, int is_key)
 /* ---- numbers ------------------------------------------------------------------------------ */
 
 /* Push the number literal at p (number.c reads it); returns the byte after it. */
-static const uchar *push_number(decoder *d, const uchar *p)
+static const uchar *push_any_number(decoder *d, const uchar *p)
 {
     lc_number n;
 
@@ -780,6 +780,19 @@ static const uchar *push_number(decoder *d, const uchar *p)
     else
         lua_pushnumber(d->L, (lua_Number)n.value);
     return p;
+}
+
+/* The same, with small integers pushed inline: no call, no lc_number to fill (citm_catalog.json's
+ * ids, 2.5% of its decode). */
+LC_ALWAYS_INLINE const uchar *push_number(decoder *d, const uchar *p)
+{
+    int32_t small;
+    const uchar *after = lc_small_integer(p, d->end, &small);
+
+    if (after == NULL)
+        return push_any_number(d, p);
+    lua_pushinteger(d->L, (lua_Integer)small);
+    return after;
 }
 
 /* ---- the parser -------------------------------------------------------------- */

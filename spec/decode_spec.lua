@@ -139,6 +139,31 @@ describe("decode", function()
       assert.are.equal(0, decode("0"))
     end)
 
+    -- Integers of up to 9 digits are read inline (csrc/number.h), longer ones and every other
+    -- literal by number.c: around the boundary, and with what may follow a number.
+    it("reads integers of up to 9 digits and the literals that start like them alike", function()
+      for _, case in ipairs({
+        { "7", 7 }, { "0", 0 }, { "123456789", 123456789 }, { "999999999", 999999999 },
+        { "1234567890", 1234567890 }, { "9999999999", 9999999999 }, { "12345678901", 12345678901 },
+        { "12.5", 12.5 },
+        { "12e3", 12e3 }, { "12E3", 12e3 }, { "0.5", 0.5 }, { "0e1", 0.0 }, { "-12", -12 },
+        { "123456789.5", 123456789.5 }, { "999999999e0", 999999999.0 },
+      }) do
+        local text, want = case[1], case[2]
+        for _, wrapped in ipairs({ "%s", "[%s]", "[%s,1]", '{"a":%s}', " %s ", "[%s\n]" }) do
+          local got = decode(wrapped:format(text))
+          if type(got) == "table" then got = got[1] or got.a end
+          assert.are.equal(want, got, wrapped:format(text))
+          if has_integers then
+            assert.are.equal(math.type(want), math.type(got), wrapped:format(text))
+          end
+        end
+      end
+      for _, bad in ipairs({ "01", "1.", "1e", "12x", "[01]", "[1 2]", "00", "1-" }) do
+        assert.is_nil((decode(bad)), bad)
+      end
+    end)
+
     it("keeps the integer range exact (Lua 5.3+), or rounds it to doubles (5.1, LuaJIT)", function()
       if not has_integers then
         assert.are.equal(2 ^ 63, decode("9223372036854775807"))
