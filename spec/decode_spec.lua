@@ -367,6 +367,14 @@ describe("decode", function()
       end
     end)
 
+    -- Memory in use (KB) after decoding text_of(from) .. text_of(to) and collecting.
+    local function kb_after_decoding(text_of, from, to)
+      for n = from, to do decode(text_of(n)) end
+      collectgarbage("collect")
+      collectgarbage("collect")
+      return collectgarbage("count")
+    end
+
     it("keeps a bounded number of keys alive between calls, and no values", function()
       local function text_of(n)
         local fields = {}
@@ -375,16 +383,10 @@ describe("decode", function()
         end
         return "{" .. table.concat(fields, ",") .. "}"
       end
-      local function decode_all(from, to)
-        for n = from, to do decode(text_of(n)) end
-        collectgarbage("collect")
-        collectgarbage("collect")
-        return collectgarbage("count")
-      end
       -- The first 40 texts fill the cache (and grow Lua's own string table); the next 40, with
       -- 20,000 other keys and values of 37 and 16 bytes, about 1.5 MB of strings, leave nothing.
-      local before = decode_all(1, 40)
-      local after = decode_all(41, 80)
+      local before = kb_after_decoding(text_of, 1, 40)
+      local after = kb_after_decoding(text_of, 41, 80)
       assert.is_true(after - before < 4, ("%.1f KB more after the decodes"):format(after - before))
     end)
 
@@ -509,15 +511,9 @@ describe("decode", function()
         return "[" .. table.concat(items, ",") .. "]"
       end
       assert.is_true(#text_of(1) < 4096, "a text too long for the value cache")
-      local function decode_all(from, to)
-        for n = from, to do decode(text_of(n)) end
-        collectgarbage("collect")
-        collectgarbage("collect")
-        return collectgarbage("count")
-      end
       -- 24,000 values of 40 bytes, about 1.5 MB of strings, leave nothing once collected
-      local before = decode_all(1, 400)
-      local after = decode_all(401, 800)
+      local before = kb_after_decoding(text_of, 1, 400)
+      local after = kb_after_decoding(text_of, 401, 800)
       assert.is_true(after - before < 4, ("%.1f KB more after the decodes"):format(after - before))
     end)
 
