@@ -309,7 +309,9 @@ static int grow_frames(decoder *d)
  * pair, 3% of a decode). But of a key given twice the first value would then win, where document
  * order says the last. An object whose keys all came from the key cache, while nothing was stored
  * into it, has a key twice exactly when two of them came from the same slot: while the cache does
- * not change, each key is in one slot. So each object keeps the set of slots its keys came from;
+ * not change, a lookup of a key always gives the same slot (cache_find returns the first way that
+ * matches, should a finalizer's decode have stored the key in a second way). So each object keeps
+ * the set of slots its keys came from;
  * any other object (a key that missed the cache or bypassed it, a key twice, a store into the
  * cache by this or any other decode while it was open) goes in first to last, as before. */
 
