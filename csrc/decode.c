@@ -126,9 +126,8 @@ typedef struct {
     const uchar *err_at;
     char err[96];
     const char *near[KEY_CACHE]; /* the bytes of the string in each near slot, or NULL */
-    key_set *values;             /* this call's value cache; NULL: none */
-    int values_slot;             /* the first of VALUE_CACHE stack slots with its strings */
-    key_set value_sets[VALUE_SETS];
+    int values_slot;             /* the first of VALUE_CACHE stack slots with this call's values; 0: none */
+    key_set value_sets[VALUE_SETS]; /* their entries */
 } decoder;
 
 static int hex_value(uchar c)
@@ -608,19 +607,22 @@ LC_ALWAYS_INLINE int cache_find(key_set *cache, unsigned sets, const uchar *s, s
     return w;
 }
 
-/* Make way w of set hold the string at the top of the stack: len bytes, whose words are head and
- * tail. */
-static void cache_store(lua_State *L, key_set *set, int w, size_t len, uint64_t head, uint64_t tail)
+/* Make the set's next victim (round robin) hold the string at the top of the stack: len bytes,
+ * whose words are head and tail. Returns its way. */
+static int cache_store(lua_State *L, key_set *set, size_t len, uint64_t head, uint64_t tail)
 {
+    int w = (int)(set->victim++ % KEY_WAYS);
     cached_key *k = &set->way[w];
 
     k->bytes = lua_tostring(L, -1);
     k->len = len;
     k->head = head;
     k->tail = tail;
+    return w;
 }
 
-/* Push the escape-free key [s, s+len), from the key cache when it is there. */
+/* Push the escape-free key [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, from the key cache when it
+ * is there. */
 LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
 {
     lua_State *L = d->L;
@@ -628,11 +630,6 @@ LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
     key_set *set;
     int slot, w;
 
-    if (len == 0 || len > KEY_CACHE_MAX_LEN) {
-        keys_note_other(d);
-        lua_pushlstring(L, (const char *)s, len);
-        return;
-    }
     w = cache_find(d->cache->sets, KEY_SETS, s, len, &set, &head, &tail);
     slot = (int)(set - d->cache->sets) * KEY_WAYS; /* 0-based: table slot slot + 1, near slot + slot */
     if (w < KEY_WAYS) {
@@ -646,12 +643,12 @@ LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
         }
         lua_rawgeti(L, d->keys_slot, slot + 1);
     } else {
-        w = (int)(set->victim++ % KEY_WAYS);
-        slot += w;
         lua_pushlstring(L, (const char *)s, len); /* may run the collector, so any finalizer */
-        lua_pushvalue(L, -1);                     /* uses the margin slot */
+        /* the entry and its table slot change together, with no Lua code in between */
+        w = cache_store(L, set, len, head, tail);
+        slot += w;
+        lua_pushvalue(L, -1); /* uses the margin slot */
         lua_rawseti(L, d->keys_slot, slot + 1);
-        cache_store(L, set, w, len, head, tail);
         d->cache->stores++;
     }
     if (d->near_slot != 0) {
@@ -661,7 +658,8 @@ LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
     }
 }
 
-/* Push the escape-free string value [s, s+len), from this call's value cache when it is there. */
+/* Push the escape-free string value [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, from this call's
+ * value cache when it is there. */
 LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
 {
     lua_State *L = d->L;
@@ -669,32 +667,33 @@ LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
     key_set *set;
     int slot, w;
 
-    if (len == 0 || len > KEY_CACHE_MAX_LEN) {
-        lua_pushlstring(L, (const char *)s, len);
-        return;
-    }
-    w = cache_find(d->values, VALUE_SETS, s, len, &set, &head, &tail);
-    slot = d->values_slot + (int)(set - d->values) * KEY_WAYS;
+    w = cache_find(d->value_sets, VALUE_SETS, s, len, &set, &head, &tail);
+    slot = d->values_slot + (int)(set - d->value_sets) * KEY_WAYS;
     if (w < KEY_WAYS) {
         lua_pushvalue(L, slot + w);
         return;
     }
-    w = (int)(set->victim++ % KEY_WAYS);
     lua_pushlstring(L, (const char *)s, len);
+    w = cache_store(L, set, len, head, tail);
     lua_pushvalue(L, -1); /* uses the margin slot */
     lua_replace(L, slot + w);
-    cache_store(L, set, w, len, head, tail);
 }
 
-/* Push the string [s, s+len) that has no escape: an object's key when is_key. */
+/* Push the string [s, s+len) that has no escape: an object's key when is_key. The caches keep
+ * strings of 1 to KEY_CACHE_MAX_LEN bytes. */
 LC_ALWAYS_INLINE void push_plain(decoder *d, const uchar *s, size_t len, int is_key)
 {
-    if (is_key && d->cache != NULL)
-        push_key(d, s, len);
-    else if (!is_key && d->values != NULL)
-        push_value(d, s, len);
-    else
+    if (len == 0 || len > KEY_CACHE_MAX_LEN) {
+        if (is_key)
+            keys_note_other(d);
         lua_pushlstring(d->L, (const char *)s, len);
+    } else if (is_key && d->cache != NULL) {
+        push_key(d, s, len);
+    } else if (!is_key && d->values_slot != 0) {
+        push_value(d, s, len);
+    } else {
+        lua_pushlstring(d->L, (const char *)s, len);
+    }
 }
 
 /* The string whose body starts at s, from p on, the first byte of it that is not plain (or the
@@ -954,13 +953,11 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
             memset(d.near, 0, sizeof d.near);
         }
     }
-    d.values = NULL;
     d.values_slot = 0;
     if (key_cache != 0 && len < NEAR_KEYS_MIN_TEXT) {
         d.values_slot = lua_gettop(L) + 1;
         lua_settop(L, d.values_slot + VALUE_CACHE - 1);
         memset(d.value_sets, 0, sizeof d.value_sets);
-        d.values = d.value_sets;
     }
 
     d.L = L;
