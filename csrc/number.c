@@ -200,27 +200,33 @@ static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
 };
 /* clang-format on */
 
-LC_INLINE int eight_digits_at(const uchar *p)
+/* The bytes of `chunk` that are not ASCII digits, as the nonzero bytes of the result: a digit's
+ * high nibble is 3 and stays 3 when 6 is added. A carry out of a byte (0xFA and up) can change
+ * only the bytes after it, which come after a non-digit. */
+LC_INLINE uint64_t non_digit_bytes(uint64_t chunk)
 {
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return ((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+    return ((chunk & 0xF0F0F0F0F0F0F0F0ULL) |
+            (((chunk + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ^
            0x3333333333333333ULL;
 }
 
-/* Value of 8 ASCII digits, combined pairwise in one register (little-endian). */
+/* Value of 8 digits already less '0' each, the first in the lowest byte: combined pairwise in
+ * one register. */
+LC_INLINE uint64_t combine_digits(uint64_t v)
+{
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+}
+
+/* Value of 8 ASCII digits. */
 LC_INLINE uint64_t eight_digits(const uchar *p)
 {
     uint64_t v;
 
     memcpy(&v, p, 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v -= ONES * '0';
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
-    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
-    return v;
+    return combine_digits(v - ONES * '0');
 #else
     {
         uint64_t r = 0;
@@ -233,12 +239,36 @@ LC_INLINE uint64_t eight_digits(const uchar *p)
 #endif
 }
 
-LC_INLINE const uchar *digits_end(const uchar *p, const uchar *end)
+/* The run of digits at p, read 8 bytes at a time where 8 are there to read: returns its end,
+ * with *value the number the digits make, exact for a run of up to MAX_DIGITS digits (longer
+ * ones wrap, and the caller reads their first digits again). One pass, and no loop over single
+ * digits: canada.json's coordinates have 17 of them. */
+LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
 {
-    while (end - p >= 8 && eight_digits_at(p))
-        p += 8;
-    while (p < end && IS_DIGIT(*p))
-        p++;
+    uint64_t v = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t chunk, not_digit;
+        int n;
+
+        memcpy(&chunk, p, 8);
+        not_digit = non_digit_bytes(chunk);
+        if (not_digit == 0) {
+            v = v * 100000000 + combine_digits(chunk - ONES * '0');
+            p += 8;
+            continue;
+        }
+        n = __builtin_ctzll(not_digit) >> 3;
+        if (n > 0) /* the first n digits, moved to the top with zero digits before them */
+            v = v * pow10_u64[n] + combine_digits((chunk - ONES * '0') << (8 * (8 - n)));
+        *value = v;
+        return p + n;
+    }
+#endif
+    for (; p < end && IS_DIGIT(*p); p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *value = v;
     return p;
 }
 
@@ -323,17 +353,17 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
             return fail(num, p, "unexpected end of input in number");
     }
     ds = p;
-    if (*p == '0')
+    if (*p == '0') {
         p++;
-    else if (IS_DIGIT(*p))
-        p = digits_end(p + 1, end);
+        w = 0;
+    } else if (IS_DIGIT(*p))
+        p = digit_run(p, end, &w);
     else
         return fail(num, p, "invalid number");
     n = (size_t)(p - ds);
-    if (n <= MAX_DIGITS) {
-        w = digits_value(ds, n);
+    if (n <= MAX_DIGITS)
         nd = w == 0 ? 0 : (int)n;
-    } else {
+    else {
         w = digits_value(ds, MAX_DIGITS);
         nd = MAX_DIGITS;
         q = (int64_t)(n - MAX_DIGITS);
@@ -341,27 +371,36 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
     }
     if (p < end && *p == '.') {
         const uchar *fs = ++p, *fe;
+        uint64_t fraction;
         size_t take;
 
         is_int = 0;
         if (p == end || !IS_DIGIT(*p))
             return p == end ? fail(num, p, "unexpected end of input in number")
                             : fail(num, p, "invalid number: digit expected after '.'");
-        fe = p = digits_end(p + 1, end);
-        if (w == 0) { /* leading zeros of 0.000123 are not significant */
-            while (fs < fe && *fs == '0')
-                fs++;
-            q -= fe - fs == 0 ? 0 : (int64_t)(fs - (ds + n + 1));
-        }
+        fe = p = digit_run(p, end, &fraction);
         take = (size_t)(fe - fs);
-        if (take > (size_t)(MAX_DIGITS - nd))
-            take = (size_t)(MAX_DIGITS - nd);
-        if (take > 0) {
-            w = w * pow10_u64[take] + digits_value(fs, take);
+        /* The commonest case: every digit fits, and none is a leading zero (of 0.05). */
+        if ((w != 0 || *fs != '0') && take <= (size_t)(MAX_DIGITS - nd)) {
+            w = w * pow10_u64[take] + fraction;
             nd += (int)take;
             q -= (int64_t)take;
+        } else {
+            if (w == 0) { /* leading zeros of 0.000123 are not significant */
+                while (fs < fe && *fs == '0')
+                    fs++;
+                q -= fe - fs == 0 ? 0 : (int64_t)(fs - (ds + n + 1));
+            }
+            take = (size_t)(fe - fs);
+            if (take > (size_t)(MAX_DIGITS - nd))
+                take = (size_t)(MAX_DIGITS - nd);
+            if (take > 0) {
+                w = w * pow10_u64[take] + digits_value(fs, take);
+                nd += (int)take;
+                q -= (int64_t)take;
+            }
+            dropped |= nonzero_digit(fs + take, fe);
         }
-        dropped |= nonzero_digit(fs + take, fe);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         int eneg = 0;

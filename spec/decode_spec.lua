@@ -213,6 +213,8 @@ describe("decode", function()
         "1.00000000000000011102230246251565404236316680908203125",
         "1.000000000000000005", "123456789012345678901234567890e-20",
         "0.000000000000000000000000000001234567890123456789",
+        -- leading zeros of a fraction are not significant digits: 1e307, not infinity
+        "0.0000000000000000001e326", "0.0000000000000000012e-300", "-0.00000000000000000001e330",
       }
       for _, s in ipairs(cases) do
         assert.are.equal(tonumber(s), decode(s), s)
@@ -228,6 +230,33 @@ describe("decode", function()
         end
         if tonumber(s) ~= decode(s) then
           assert.are.equal(tonumber(s), decode(s), s)
+        end
+      end
+    end)
+
+    -- number.c reads a run of digits 8 bytes at a time while 8 bytes are left, and the rest one
+    -- by one: every length of integer part and fraction, at the end of the text and before each
+    -- byte that may end a run, the bytes from 0xFA up (whose carry the digit test must not see)
+    -- included.
+    it("reads runs of digits of every length, whatever ends them", function()
+      local rand, digits = park_miller.new(777)
+      for int_len = 0, 21 do -- 0: the integer part is "0", and the fraction may start with zeros
+        for frac_len = 0, 21 do
+          local s = int_len == 0 and "0" or tostring(rand(9) + 1) .. digits(int_len - 1)
+          if frac_len > 0 then
+            s = s .. "." .. (int_len == 0 and ("0"):rep(rand(3)) or "") .. digits(frac_len)
+          end
+          local want = tonumber(s)
+          for _, wrapped in ipairs({ "%s", "[%s]", "[%s,1]", "[%s ]", "%se1", "-%s" }) do
+            local text = wrapped:format(s)
+            local got = decode(text)
+            if type(got) == "table" then got = got[1] end
+            local expected = wrapped == "%se1" and tonumber(s .. "e1") or wrapped == "-%s" and -want or want
+            assert.are.equal(expected, got, text)
+          end
+          for _, stop in ipairs({ "\250", "\255", "/", ":", "x" }) do
+            assert.is_nil((decode(s .. stop .. "        ")), s .. stop)
+          end
         end
       end
     end)
