@@ -201,8 +201,9 @@ static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
 /* clang-format on */
 
 /* The bytes of `chunk` that are not ASCII digits, as the nonzero bytes of the result: a digit's
- * high nibble is 3 and stays 3 when 6 is added. A carry out of a byte (0xFA and up) can change
- * only the bytes after it, which come after a non-digit. */
+ * high nibble is 3 and stays 3 when 6 is added, where ':' to '?' (0x3A-0x3F), the other bytes
+ * whose high nibble is 3, go to 4. A carry out of a byte (0xFA and up) can change only the bytes
+ * after it, which come after a non-digit. */
 LC_INLINE uint64_t non_digit_bytes(uint64_t chunk)
 {
     return ((chunk & 0xF0F0F0F0F0F0F0F0ULL) |
@@ -222,10 +223,10 @@ LC_INLINE uint64_t combine_digits(uint64_t v)
 /* Value of 8 ASCII digits. */
 LC_INLINE uint64_t eight_digits(const uchar *p)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t v;
 
     memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     return combine_digits(v - ONES * '0');
 #else
     {
@@ -239,10 +240,11 @@ LC_INLINE uint64_t eight_digits(const uchar *p)
 #endif
 }
 
-/* The run of digits at p, read 8 bytes at a time where 8 are there to read: returns its end,
- * with *value the number the digits make, exact for a run of up to MAX_DIGITS digits (longer
- * ones wrap, and the caller reads their first digits again). One pass, and no loop over single
- * digits: canada.json's coordinates have 17 of them. */
+/* The run of digits at p: returns its end, with *value the number the digits make, exact for a
+ * run of up to MAX_DIGITS digits (longer ones wrap, and the caller reads their first digits
+ * again). Read 8 bytes at a time while 8 are left before `end`, a last part-digit chunk by
+ * shifting its digits up, so that canada.json's 17-digit coordinates take no loop over single
+ * digits; only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
 LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
 {
     uint64_t v = 0;
