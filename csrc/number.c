@@ -229,14 +229,12 @@ LC_INLINE uint64_t eight_digits(const uchar *p)
     memcpy(&v, p, 8);
     return combine_digits(v - ONES * '0');
 #else
-    {
-        uint64_t r = 0;
-        int i;
+    uint64_t r = 0;
+    int i;
 
-        for (i = 0; i < 8; i++)
-            r = r * 10 + (uint64_t)(p[i] - '0');
-        return r;
-    }
+    for (i = 0; i < 8; i++)
+        r = r * 10 + (uint64_t)(p[i] - '0');
+    return r;
 #endif
 }
 
