@@ -104,7 +104,7 @@ static int encode_string(encoder *e, const char *str, size_t n)
         if (i == n)
             break;
         if (s[i] >= 0x80) {
-            size_t len = (size_t)lc_utf8_length(s + i, s + n);
+            size_t len = (size_t)(lc_utf8_run(s + i, s + n) - (s + i));
             if (len == 0)
                 return fail(e, "string is not valid UTF-8");
             put(e, str + i, len);

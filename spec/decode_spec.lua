@@ -2,6 +2,7 @@
 local leadconduit = require "leadconduit"
 local collector = require "support.collector"
 local park_miller = require "support.park_miller"
+local first_invalid_utf8 = require "support.utf8_oracle".first_invalid
 local decode = leadconduit.decode
 
 -- Lua 5.3+ has integers; 5.1 and LuaJIT only doubles.
@@ -628,6 +629,22 @@ describe("decode", function()
       assert.are.equal("leadconduit.decode: invalid literal at byte 20 (line 2, column 11)", err)
     end)
 
+    it("reports a wrong literal at its first wrong byte, or at the end of the text", function()
+      for _, word in ipairs { "true", "false", "null" } do
+        for cut = 1, #word - 1 do
+          local prefix = word:sub(1, cut)
+          assert.matches("unexpected end of input at byte " .. (cut + 2) .. " ", decode_error("[" .. prefix))
+          assert.matches("invalid literal at byte " .. (cut + 2) .. " ", decode_error("[" .. prefix .. "]"))
+          assert.matches("invalid literal at byte " .. (cut + 2) .. " ",
+            decode_error("[" .. prefix .. "X" .. word:sub(cut + 2) .. "]"))
+        end
+        assert.are.same({ decode(word) }, { decode("[" .. word .. "]")[1] })
+        assert.matches("trailing content", decode_error(word .. "s"))
+        assert.matches("unexpected character '" .. word:upper():sub(1, 1) .. "' at byte 2 ",
+          decode_error("[" .. word:upper() .. "]"))
+      end
+    end)
+
     it("reports the end of the text for truncated input", function()
       assert.are.equal("leadconduit.decode: unexpected end of input at byte 9 (line 1, column 9)",
         decode_error('{"a": [1'))
@@ -665,6 +682,68 @@ describe("decode", function()
         local err = decode_error('["ab' .. seq .. '"]')
         assert.matches("invalid UTF%-8 in string at byte 5 ", err)
       end
+    end)
+
+    local three = "\230\151\165" -- U+65E5, a three-byte sequence that needs no range check
+
+    it("reads long runs of three-byte sequences, with each kind of sequence at every offset", function()
+      local others = { "\224\160\128", "\224\191\191", "\237\128\128", "\237\159\191", "\225\128\128",
+        "\236\191\191", "\238\128\128", "\239\191\191", "\195\169", "\240\159\152\128", "\244\143\191\191",
+        "a" }
+      for _, other in ipairs(others) do
+        for before = 0, 12 do
+          for after = 0, 7 do
+            local s = three:rep(before) .. other .. three:rep(after)
+            assert.are.equal(s, decode('"' .. s .. '"'))
+            assert.are.equal(s, decode('["' .. s .. '", 1]')[1])
+          end
+        end
+      end
+    end)
+
+    it("finds invalid UTF-8 at every offset of a long run of three-byte sequences", function()
+      local bad = { "\128", "\191", "\192\175", "\224\128\175", "\224\159\191", "\237\160\128",
+        "\237\191\191", "\240\128\128\175", "\244\144\128\128", "\245\128\128\128", "\255", "\230\151",
+        "\230\151a", "\230a\165", "\230\151\230", "\230\192\165", "\230\151\255", "\195\40" }
+      for _, seq in ipairs(bad) do
+        for before = 0, 12 do
+          for _, after in ipairs { "", three:rep(6), "abc" } do
+            local s = three:rep(before) .. seq .. after
+            local err = decode_error('"' .. s .. '"')
+            assert.matches("invalid UTF%-8 in string at byte " .. (2 + 3 * before) .. " ", err)
+          end
+        end
+      end
+    end)
+
+    it("agrees with RFC 3629 on runs of random sequences and bytes", function()
+      local rand = park_miller.new(4242) -- the same cases on every interpreter
+      local pieces = { three, three, three, three, "\224\176\128", "\237\149\156", "\195\169",
+        "\240\159\152\128", " ", "x" }
+      local checked, rejected = 0, 0
+      for _ = 1, 3000 do
+        local t = {}
+        for k = 1, 1 + rand(24) do
+          if rand(12) == 0 then
+            t[k] = string.char(0x80 + rand(128)) -- any byte >= 0x80, most often wrong there
+          else
+            t[k] = pieces[1 + rand(#pieces)]
+          end
+        end
+        local s = table.concat(t)
+        local at = first_invalid_utf8(s)
+        if at then
+          local err = decode_error('"' .. s .. '"')
+          assert.matches("invalid UTF%-8 in string at byte " .. (at + 1) .. " ", err)
+          rejected = rejected + 1
+        else
+          assert.are.equal(s, decode('"' .. s .. '"'))
+        end
+        checked = checked + 1
+      end
+      -- both outcomes are common, or the spec would test one side only
+      assert.is_true(rejected > 300 and checked - rejected > 300,
+        rejected .. " of " .. checked .. " rejected")
     end)
 
     it("rejects lone and inverted surrogates in \\u escapes", function()

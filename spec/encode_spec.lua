@@ -9,6 +9,8 @@ local function arr(t) return setmetatable(t or {}, array_mt) end
 
 local same_value = require "support.same_value"
 local cjson = require "cjson" -- an independent parser for the output
+local park_miller = require "support.park_miller"
+local first_invalid_utf8 = require "support.utf8_oracle".first_invalid
 
 local function round_trip(v)
   local text, err = encode(v)
@@ -134,6 +136,31 @@ describe("encode", function()
         end
       end
       assert.is_true(accepted > 100 and refused > 100)
+    end)
+  end)
+
+  describe("long runs of text that is not ASCII", function()
+    it("are refused exactly where RFC 3629 says, at every offset of a run", function()
+      local three = "\230\151\165"
+      local pieces = { three, three, three, "\224\176\128", "\237\149\156", "\195\169",
+        "\240\159\152\128", " ", "\230\151", "\237\160\128", "\224\128\128", "\128", "\255" }
+      local rand = park_miller.new(99)
+      local accepted, refused = 0, 0
+      for _ = 1, 2000 do
+        local parts = {}
+        for k = 1, 1 + rand(20) do parts[k] = rand(4) == 0 and pieces[1 + rand(#pieces)] or three end
+        local s = table.concat(parts)
+        local text, err = encode(s)
+        if first_invalid_utf8(s) then
+          refused = refused + 1
+          assert.is_nil(text, string.format("%q", s))
+          assert.matches("UTF-8", err, 1, true)
+        else
+          accepted = accepted + 1
+          assert.equal('"' .. s .. '"', text)
+        end
+      end
+      assert.is_true(accepted > 300 and refused > 300, accepted .. " accepted, " .. refused .. " refused")
     end)
   end)
 
