@@ -1,7 +1,10 @@
 -- bench/decode_instructions.lua — instructions per decode of each benchmark corpus, counted by
 -- callgrind (stable where wall time on a shared machine is not), for the floor (bench/floor.lua),
 -- lua-cjson and leadconduit: the difference between 3k decodes and k in one process, over 2k,
--- with k large enough (about 600 KB of text) that the collector's cycles even out.
+-- with k large enough (about 600 KB of text) that the collector's cycles even out. Each figure is
+-- the median of RUNS such measurements (3 unless the environment says): Lua 5.4 seeds its string
+-- hashes from the time, and the tables' collisions, so the counts, move with the seed (the floor's
+-- by up to 5%, leadconduit's by about 1.5% on the account payload).
 --
 --   lua5.4 bench/decode_instructions.lua [interpreter] [module dir]
 --
@@ -34,15 +37,27 @@ local function instructions(who, file, n)
   return tonumber((refs:gsub(",", "")))
 end
 
-print(("%s, module %s: instructions per decode (callgrind)"):format(interpreter, module_dir))
+local runs = tonumber(os.getenv("RUNS") or "3")
+print(("%s, module %s: instructions per decode (callgrind, median of %d runs)"):format(interpreter,
+  module_dir, runs))
 print(("%-14s %12s %12s %12s %9s %9s"):format("file", "floor", "cjson", "leadconduit", "cjson/lc",
   "lc/floor"))
+local function median(t)
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) / 2] or (t[n / 2] + t[n / 2 + 1]) / 2
+end
+
 for _, file in ipairs(files) do
   local per = {}
   local size = #sys.slurp(data_dir .. "/" .. file .. ".json")
   local k = math.max(1, math.floor(600000 / size))
   for _, who in ipairs({ "floor", "cjson", "leadconduit" }) do
-    per[who] = (instructions(who, file, 3 * k) - instructions(who, file, k)) / (2 * k)
+    local each = {}
+    for r = 1, runs do
+      each[r] = (instructions(who, file, 3 * k) - instructions(who, file, k)) / (2 * k)
+    end
+    per[who] = median(each)
   end
   print(("%-14s %12.0f %12.0f %12.0f %8.2fx %8.2fx"):format(file, per.floor, per.cjson,
     per.leadconduit, per.cjson / per.leadconduit, per.leadconduit / per.floor))

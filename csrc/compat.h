@@ -41,6 +41,14 @@ static inline void lc_setfuncs(lua_State *L, const luaL_Reg *l)
 #define lc_isinteger(L, i) ((void)(L), (void)(i), 0)
 #endif
 
+/* The top's value copied into the slot `to` (an absolute index), the top staying: one call on 5.2+,
+ * where a lua_pushvalue and a lua_replace would be three (lua_replace is a copy and a pop). */
+#if LUA_VERSION_NUM >= 502
+#define lc_copy_top(L, to) lua_copy((L), -1, (to))
+#else
+#define lc_copy_top(L, to) (lua_pushvalue((L), -1), lua_replace((L), (to)))
+#endif
+
 /* Userdata without user values: lua_newuserdata allocates one on 5.4. */
 #if LUA_VERSION_NUM >= 504
 #define lc_newuserdata(L, size) lua_newuserdatauv((L), (size), 0)

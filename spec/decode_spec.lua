@@ -612,6 +612,54 @@ describe("decode", function()
       decode_with_finalizers("[" .. table.concat(texts, ",") .. "]", expected, nested_texts, nested_expected)
     end)
 
+    it("keeps the last value of a key given twice when a finalizer stores the same keys in the middle",
+      function()
+        -- the nested decodes store the keys the outer one is storing, in other orders: a key must
+        -- still have one slot, however it is found (its set, or the key that came after the last)
+        local texts, expected = small_objects(near_repeated_keys(), 1)
+        local nested_texts, nested_expected = small_objects(near_repeated_keys(), 2)
+        decode_with_finalizers("[" .. table.concat(texts, ",") .. "]", expected, nested_texts,
+          nested_expected)
+      end)
+
+    it("stores a key once when a finalizer stores it while the decode does", function()
+      -- A fresh key misses the key cache and is pushed, which may run a finalizer that decodes the
+      -- same key and stores it first. Stored twice, it would have two slots, and the next object,
+      -- which finds it once after the key it followed last time and once in its set, would look as
+      -- if its keys were distinct and keep the first of its two values.
+      local key, decoding, during, armed = nil, false, 0, true
+      local function chain()
+        collector.garbage_with_finalizer(function()
+          if not armed then return end
+          chain() -- each one leaves the next behind
+          if not decoding then return end
+          during = during + 1
+          decode('{"' .. key .. '":0}')
+        end)
+      end
+      collector.all_the_time()
+      for _ = 1, 4 do chain() end
+      local wrong = {}
+      -- 300 rounds, and more until a finalizer has run in the middle of one (Lua 5.2 may take a
+      -- few thousand: a decode this small allocates little)
+      for round = 1, 20000 do
+        if round > 300 and during > 0 then break end
+        key = ("fresh_key_%d"):format(round)
+        decode('{"P":0,"Q":0}') -- in the cache, so that only the fresh key misses
+        local text = ('[{"P":0,"%s":1},{"P":0,"%s":1,"Q":2,"%s":3}]'):format(key, key, key)
+        -- made before, so that the decode's first allocation, and so the collector's first step
+        -- in it, is the string of the fresh key
+        decoding = true
+        local t = decode(text)
+        decoding = false
+        if t[2][key] ~= 3 then wrong[#wrong + 1] = key end
+      end
+      armed = false
+      collector.normally()
+      assert.is_true(during > 0, "no finalizer ran during a decode")
+      assert.same({}, wrong)
+    end)
+
     it("decodes right when a finalizer decodes other values in the middle of a small text's decode",
       function()
         local values = near_repeated_keys()
