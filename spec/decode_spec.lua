@@ -552,37 +552,52 @@ describe("decode", function()
       assert.is_true(after - before < 4, ("%.1f KB more after the decodes"):format(after - before))
     end)
 
+    -- The collector set to run all the time, with garbage whose finalizers keep running (each
+    -- leaves the next behind) and call fn(n) for the n-th that runs while state.decoding is set.
+    -- state.stop() disarms them and sets the collector back.
+    local function finalizers_calling(fn)
+      local state = { decoding = false, during = 0 }
+      local armed = true
+      local function chain()
+        collector.garbage_with_finalizer(function()
+          if not armed then return end
+          chain()
+          if not state.decoding then return end
+          state.during = state.during + 1
+          fn(state.during)
+        end)
+      end
+      function state.stop()
+        armed = false
+        collector.normally()
+      end
+      collector.all_the_time()
+      for _ = 1, 4 do chain() end
+      return state
+    end
+
     -- Decodes `text`, an array of the items `expected`, over and over, collecting all the time,
     -- until a finalizer has run in the middle of a decode and decoded one of nested_texts (arrays
     -- or objects); checks what both decoded.
     local function decode_with_finalizers(text, expected, nested_texts, nested_expected)
-      local decoding, armed, during, wrong = false, true, 0, nil
-      local function chain()
-        collector.garbage_with_finalizer(function()
-          if not armed then return end
-          chain() -- each one leaves the next behind
-          if not decoding then return end
-          during = during + 1
-          local n = during % #nested_texts + 1
-          local ok, err = pcall(assert.same, nested_expected[n], setmetatable(decode(nested_texts[n]), nil))
-          if not ok then wrong = wrong or err end
-        end)
-      end
-      collector.all_the_time()
-      for _ = 1, 4 do chain() end
+      local wrong
+      local state = finalizers_calling(function(during)
+        local n = during % #nested_texts + 1
+        local ok, err = pcall(assert.same, nested_expected[n], setmetatable(decode(nested_texts[n]), nil))
+        if not ok then wrong = wrong or err end
+      end)
       local results = {}
       -- until a finalizer has run in the middle of one, as cycles end (a small text's decode is
       -- short: on Lua 5.2 it can take a few hundred)
       for round = 1, 1000 do
-        decoding = true
+        state.decoding = true
         results[round] = decode(text)
-        decoding = false
-        if during > 0 and round >= 3 then break end
+        state.decoding = false
+        if state.during > 0 and round >= 3 then break end
       end
-      armed = false
-      collector.normally()
+      state.stop()
       assert.is_nil(wrong)
-      assert.is_true(during > 0, "no finalizer ran during a decode")
+      assert.is_true(state.during > 0, "no finalizer ran during a decode")
       for round = 1, #results do
         for n = 1, #expected do
           assert.same(expected[n], results[round][n])
@@ -627,36 +642,25 @@ describe("decode", function()
       -- same key and stores it first. Stored twice, it would have two slots, and the next object,
       -- which finds it once after the key it followed last time and once in its set, would look as
       -- if its keys were distinct and keep the first of its two values.
-      local key, decoding, during, armed = nil, false, 0, true
-      local function chain()
-        collector.garbage_with_finalizer(function()
-          if not armed then return end
-          chain() -- each one leaves the next behind
-          if not decoding then return end
-          during = during + 1
-          decode('{"' .. key .. '":0}')
-        end)
-      end
-      collector.all_the_time()
-      for _ = 1, 4 do chain() end
+      local key
+      local state = finalizers_calling(function() decode('{"' .. key .. '":0}') end)
       local wrong = {}
       -- 300 rounds, and more until a finalizer has run in the middle of one (Lua 5.2 may take a
       -- few thousand: a decode this small allocates little)
       for round = 1, 20000 do
-        if round > 300 and during > 0 then break end
+        if round > 300 and state.during > 0 then break end
         key = ("fresh_key_%d"):format(round)
         decode('{"P":0,"Q":0}') -- in the cache, so that only the fresh key misses
         local text = ('[{"P":0,"%s":1},{"P":0,"%s":1,"Q":2,"%s":3}]'):format(key, key, key)
         -- made before, so that the decode's first allocation, and so the collector's first step
         -- in it, is the string of the fresh key
-        decoding = true
+        state.decoding = true
         local t = decode(text)
-        decoding = false
+        state.decoding = false
         if t[2][key] ~= 3 then wrong[#wrong + 1] = key end
       end
-      armed = false
-      collector.normally()
-      assert.is_true(during > 0, "no finalizer ran during a decode")
+      state.stop()
+      assert.is_true(state.during > 0, "no finalizer ran during a decode")
       assert.same({}, wrong)
     end)
 
