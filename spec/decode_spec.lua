@@ -658,9 +658,9 @@ describe("decode", function()
       -- A whole collection at each allocation runs a finalizer at each: the decode's first
       -- allocations are its fresh keys k1, k2, k3 and their long values, and the finalizer
       -- stores the keys at the first, second or third (by round). Lua 5.2 runs the next
-      -- finalizer only 1 KB of allocation after the last: the values are long enough for some
-      -- of its steps to fall on a key too. No key or value exists as a string before the
-      -- decode, or its push would allocate nothing.
+      -- finalizer only about 2.4 KB of allocation after the last: the values (2.6 KB) are long
+      -- enough for its steps to fall on the keys too. No key or value exists as a string before
+      -- the decode, or its push would allocate nothing (and take no step on Lua 5.4).
       -- Each key k is then checked by an object that finds it after the key it followed in the
       -- decode (whose link leads to B) and after the key q it followed in the finalizer's decode
       -- (whose link leads to A), in the order that leaves each link as it was.

@@ -24,8 +24,9 @@ end
 -- A whole cycle at each step, and a step at each allocation: the finalizers of garbage left
 -- before a call then run in the middle of it, at its allocations, however big the heap (a cycle
 -- in small steps can take more than thousands of calls). Costly: each cycle walks the heap.
--- Lua 5.2 is the exception: a finalizer leaves the collector 1 KB of credit there, so its next
--- step comes 1 KB of allocation later, and a C function's call is a step of its own.
+-- Lua 5.2 is the exception: a finalizer leaves the collector about 2.4 KB of credit there (a
+-- step it asks for is refused), so its next step comes that much allocation later; and a call
+-- of a C function is a step of its own.
 function collector.whole_cycles()
   if _VERSION == "Lua 5.4" then
     collectgarbage("incremental", 1, 1000, 63) -- a step of 2^63 bytes: no end but the cycle's
