@@ -678,10 +678,11 @@ describe("decode", function()
       for round = 1, 16 do
         local first, stored, later = { '"P":0' }, {}, {}
         for i = 1, run do
-          first[i + 1] = ('"%s":"%s"'):format(fresh(round, i), fresh(round, i):rep(70))
-          stored[i] = ('"%s":0,"%s":1'):format(q[i], fresh(round, i))
+          local key = fresh(round, i)
+          first[i + 1] = ('"%s":"%s"'):format(key, key:rep(70))
+          stored[i] = ('"%s":0,"%s":1'):format(q[i], key)
           later[run + 1 - i] = ('{"%s":0,"%s":1,"%s":2,"%s":3}'):format(
-            i == 1 and "P" or fresh(round, i - 1), fresh(round, i), q[i], fresh(round, i))
+            i == 1 and "P" or fresh(round, i - 1), key, q[i], key)
         end
         rounds[round] = {
           at = round % 3 + 1, -- the finalizer's call that stores the keys
@@ -703,7 +704,8 @@ describe("decode", function()
         state.decoding = false
         if calls >= r.at then stored_during = stored_during + 1 end
         for i = 1, run do
-          if t[run + 2 - i][fresh(round, i)] ~= 3 then wrong[#wrong + 1] = fresh(round, i) end
+          local key = fresh(round, i)
+          if t[run + 2 - i][key] ~= 3 then wrong[#wrong + 1] = key end
         end
       end
       state.stop()
