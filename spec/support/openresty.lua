@@ -182,6 +182,13 @@ local function watchdog(bed)
   run("(sh -c " .. quote(script) .. " </dev/null >/dev/null 2>&1 &)")
 end
 
+-- How many worker processes a filled nginx.conf makes: none with master_process off (the one
+-- process does the work), else worker_processes (nginx's default is 1).
+local function worker_count(conf)
+  if conf:match("\nmaster_process%s+off%s*;") then return 0 end
+  return tonumber(conf:match("\nworker_processes%s+(%d+)%s*;")) or 1
+end
+
 local function fill(template, values)
   return sys.fill(template, values, "openresty")
 end
@@ -208,16 +215,18 @@ function openresty.start(opts)
   local template = opts.conf or assert(read_file(NGINX_DIR .. "/nginx.conf"))
   for _ = 1, 5 do
     bed.port = free_port()
-    write_file(prefix .. "/nginx.conf", fill(template, {
+    local conf = fill(template, {
       PREFIX = prefix, INSTALL = opts.install, SPECDIR = NGINX_DIR, PORT = bed.port,
-    }))
+    })
+    write_file(prefix .. "/nginx.conf", conf)
     local cmd = ("%s %s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(table.concat(env, " "), NGINX,
       quote(prefix .. "/"), quote(prefix .. "/nginx.conf"), quote(prefix .. "/error.log"),
       quote(prefix .. "/error.log"))
     if run(cmd) then
       for _ = 1, 250 do
         bed.pid = (read_file(prefix .. "/nginx.pid") or ""):match("%d+")
-        if bed.pid and listening(bed.port) then
+        -- The master listens before it forks its workers: started is when all of them are.
+        if bed.pid and listening(bed.port) and #bed:workers() >= worker_count(conf) then
           watchdog(bed)
           return bed
         end
