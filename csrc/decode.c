@@ -163,7 +163,9 @@ static const uchar *fail(decoder *d, const uchar *at, const char *what)
 static const uchar *fail_char(decoder *d, const uchar *at, const char *context)
 {
     d->err_at = at;
-    if (*at >= 0x21 && *at < 0x7f)
+    if (at == d->end) /* the NUL after the text: the parser tests for the end only here */
+        snprintf(d->err, sizeof d->err, "unexpected end of input");
+    else if (*at >= 0x21 && *at < 0x7f)
         snprintf(d->err, sizeof d->err, "unexpected character '%c'%s", *at, context);
     else
         snprintf(d->err, sizeof d->err, "unexpected byte 0x%02X%s", *at, context);
@@ -814,7 +816,7 @@ LC_ALWAYS_INLINE const uchar *string(decoder *d, const uchar *s, int is_key)
 {
     const uchar *p = lc_skip_plain(s, d->end);
 
-    if (p == d->end || *p != '"')
+    if (*p != '"') /* the NUL after the text, too */
         return parse_string(d, s, p, is_key);
     push_plain(d, s, (size_t)(p - s), is_key);
     return p + 1;
@@ -881,7 +883,11 @@ static int literal_error(decoder *d, const uchar *p, const char *word)
     return error_at(d, p, "invalid literal"); /* not reached: literal_at said it is not word */
 }
 
-/* Parse one JSON text; on success the value is the only thing above d->bottom. */
+/* Parse one JSON text; on success the value is the only thing above d->bottom.
+ *
+ * The end of the text needs no test of its own between tokens: the NUL byte after the text
+ * (leadconduit.h) is no token's first byte, so the test of the byte at p fails at the end too,
+ * and fail_char tells the end from a wrong byte (2% of the account payload's decode). */
 static int parse(decoder *d, const uchar *p)
 {
     lua_State *L = d->L;
@@ -890,16 +896,14 @@ static int parse(decoder *d, const uchar *p)
 
 value:
     p = lc_skip_ws(p, end);
-    if (p == end)
-        return error_at(d, p, "unexpected end of input");
     if (!reserve(d))
-        return error_at(d, p, "document too large for the Lua stack");
+        return p == end ? error_char(d, p, "") : error_at(d, p, "document too large for the Lua stack");
     switch (*p) {
     case '{':
         if ((p = open_container(d, p, KIND_OBJECT)) == NULL)
             return 0;
         p = lc_skip_ws(p, end);
-        if (p < end && *p == '}') {
+        if (*p == '}') {
             p++;
             close_object(d);
             goto after_value;
@@ -909,7 +913,7 @@ value:
         if ((p = open_container(d, p, KIND_ARRAY)) == NULL)
             return 0;
         p = lc_skip_ws(p, end);
-        if (p < end && *p == ']') {
+        if (*p == ']') {
             p++;
             close_array(d);
             goto after_value;
@@ -953,8 +957,6 @@ after_value:
             return error_at(d, p, "trailing content after the JSON value");
         return 1;
     }
-    if (p == end)
-        return error_at(d, p, "unexpected end of input");
     f = d->inner;
     if (f->kind == KIND_ARRAY) {
         if (*p == ',') {
@@ -984,8 +986,6 @@ after_value:
     return error_char(d, p, ", expected ',' or '}'");
 
 key:
-    if (p == end)
-        return error_at(d, p, "unexpected end of input");
     if (*p != '"')
         return error_char(d, p, ", expected a string key");
     if (!reserve(d))
@@ -994,8 +994,6 @@ key:
         return 0;
     d->top++;
     p = lc_skip_ws(p, end);
-    if (p == end)
-        return error_at(d, p, "unexpected end of input");
     if (*p != ':')
         return error_char(d, p, ", expected ':'");
     p++;

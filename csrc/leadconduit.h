@@ -29,7 +29,9 @@ LC_EXPORT int luaopen_leadconduit_core(lua_State *L);
 /* Default nesting limit of the decoder and the encoder (API.md: opts.max_depth). */
 #define LC_DEFAULT_MAX_DEPTH 1000
 
-/* Decode the JSON text [text, text+len) and push the resulting Lua value.
+/* Decode the JSON text [text, text+len), which text[len] == '\0' must follow (as it follows
+ * every Lua string: the parser reads that byte instead of testing for the end at each token),
+ * and push the resulting Lua value.
  * Returns 1 with the value on the stack, or 0 with an error message string
  * ("leadconduit.decode: <what> at byte <n> (line <l>, column <c>)") on the stack.
  * Never raises for bad input; may raise only on memory exhaustion. `key_cache` is the absolute

@@ -53,12 +53,14 @@ static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const 
 }
 
 /* Whitespace between tokens: compact documents have none, pretty-printed ones one space after
- * each colon, and the inline tests answer both without a call. */
+ * each colon, and the inline tests answer both without a call. They need no test of the end:
+ * the text is followed by a NUL byte (see lc_decode_buffer), which stops them like any byte
+ * that is not whitespace, and the run stops at `end`. p <= end. */
 LC_ALWAYS_INLINE const unsigned char *lc_skip_ws(const unsigned char *p, const unsigned char *end)
 {
-    if (p < end && ' ' < *p)
+    if (' ' < *p)
         return p;
-    if (end - p >= 2 && *p == ' ' && ' ' < p[1])
+    if (*p == ' ' && ' ' < p[1])
         return p + 1;
     return lc_skip_ws_run(p, end);
 }

@@ -754,6 +754,31 @@ describe("decode", function()
       assert.matches("unterminated string at byte 5 ", decode_error('["ab'))
     end)
 
+    -- The parser finds the end of the text by the NUL byte after it (csrc/decode.c, parse), so
+    -- the end and a NUL byte in the text must still be told apart, at every place a text can stop.
+    it("tells the end of the text from a NUL byte in it, at every byte of a document", function()
+      local docs = {
+        '{"a":[1,-2.5e3,true,false,null,"x\\u00e9\\n\\"y"],"b":{},"c":[],"d":{"e":"f"}}',
+        '{ "a" : [ 1 , -2.5e3 , true , false , null , "x\\u00e9\\n" ] , "b" : { } , "c" : [ ] }',
+        '{\n  "a": [\n    1,\n    "two"\n  ],\n  "b": {\n    "c": null\n  }\n}',
+      }
+      local checked = 0
+      for _, doc in ipairs(docs) do
+        assert.is_table(decode(doc))
+        for k = 1, #doc - 1 do
+          local at = " at byte " .. (k + 1) .. " "
+          local cut = decode_error(doc:sub(1, k))
+          assert(cut:find(at, 1, true) and (cut:find("end of input", 1, true)
+            or cut:find("unterminated string", 1, true)), ("%q cut after %d: %s"):format(doc, k, cut))
+          local nul = decode_error(doc:sub(1, k) .. "\0" .. doc:sub(k + 2))
+          assert(nul:find(at, 1, true) and not nul:find("end of input", 1, true),
+            ("%q with a NUL at %d: %s"):format(doc, k + 1, nul))
+          checked = checked + 1
+        end
+      end
+      assert.equal(217, checked)
+    end)
+
     it("rejects trailing content after the value", function()
       assert.matches("trailing content after the JSON value at byte 5 %(line 1, column 5%)",
         decode_error("[1] x"))

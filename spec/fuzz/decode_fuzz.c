@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int max_depth = LC_DEFAULT_MAX_DEPTH, top, ok;
+    const char *text;
 
     L = fuzz_state();
     if (size > 0 && data[0] == '#') { /* "#<n>..." : a small max_depth for this input */
@@ -28,8 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data += size > 1 ? 2 : 1;
         size -= size > 1 ? 2 : 1;
     }
+    text = push_input(L, data, size);
     top = lua_gettop(L);
-    ok = lc_decode_buffer(L, (const char *)data, size, max_depth, FUZZ_KEY_CACHE);
+    ok = lc_decode_buffer(L, text, size, max_depth, FUZZ_KEY_CACHE);
     if (lua_gettop(L) != top + 1)
         abort(); /* the stack must grow by exactly the result */
     if (!ok) {
@@ -41,13 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The caches must not change a value: decoded with none, and again with the key cache
          * (which now holds this text's keys, so that its objects take the distinct-keys path),
          * the text gives the same value. */
-        if (!lc_decode_buffer(L, (const char *)data, size, max_depth, 0) || !same_value(L, top + 1, top + 2))
+        if (!lc_decode_buffer(L, text, size, max_depth, 0) || !same_value(L, top + 1, top + 2))
             abort();
-        if (!lc_decode_buffer(L, (const char *)data, size, max_depth, FUZZ_KEY_CACHE) ||
-            !same_value(L, top + 1, top + 3))
+        if (!lc_decode_buffer(L, text, size, max_depth, FUZZ_KEY_CACHE) || !same_value(L, top + 1, top + 3))
             abort();
     }
-    lua_settop(L, top);
+    lua_settop(L, top - 1); /* and the input */
     lua_gc(L, LUA_GCSTEP, 0);
     return 0;
 }

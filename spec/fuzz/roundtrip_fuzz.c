@@ -44,9 +44,10 @@ static int has_infinity(int i)
 static void check(const uint8_t *data, size_t size)
 {
     int top, first;
+    const char *text = push_input(L, data, size);
 
     top = lua_gettop(L);
-    if (!lc_decode_buffer(L, (const char *)data, size, LC_DEFAULT_MAX_DEPTH, FUZZ_KEY_CACHE)) {
+    if (!lc_decode_buffer(L, text, size, LC_DEFAULT_MAX_DEPTH, FUZZ_KEY_CACHE)) {
         lua_settop(L, top); /* decode_fuzz.c checks the errors */
         return;
     }
@@ -70,8 +71,12 @@ static void check(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int top;
+
     L = fuzz_state();
+    top = lua_gettop(L);
     check(data, size);
+    lua_settop(L, top); /* the input */
     fuzz_collect(L);
     return 0;
 }
