@@ -56,7 +56,7 @@ enum { KIND_ARRAY, KIND_OBJECT };
  * decode leaves both consistent. */
 #define KEY_CACHE 256
 /* Lua 5.2+ interns strings up to 40 bytes (LUAI_MAXSHORTLEN): keys are nearly always shorter.
- * push_key depends on it: a near slot is known to hold its entry's string by comparing the
+ * push_cached_key depends on it: a near slot is known to hold its entry's string by comparing the
  * strings' byte pointers, which is sound only while equal cached strings are one object. */
 #define KEY_CACHE_MAX_LEN 40
 /* Four entries per set: direct-mapped, two hot keys that share a slot evict each other on every
