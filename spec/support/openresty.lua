@@ -219,6 +219,7 @@ function openresty.start(opts)
       PREFIX = prefix, INSTALL = opts.install, SPECDIR = NGINX_DIR, PORT = bed.port,
     })
     write_file(prefix .. "/nginx.conf", conf)
+    local workers = worker_count(conf)
     local cmd = ("%s %s -p %s -c %s -e %s </dev/null >>%s 2>&1"):format(table.concat(env, " "), NGINX,
       quote(prefix .. "/"), quote(prefix .. "/nginx.conf"), quote(prefix .. "/error.log"),
       quote(prefix .. "/error.log"))
@@ -226,7 +227,7 @@ function openresty.start(opts)
       for _ = 1, 250 do
         bed.pid = (read_file(prefix .. "/nginx.pid") or ""):match("%d+")
         -- The master listens before it forks its workers: started is when all of them are.
-        if bed.pid and listening(bed.port) and #bed:workers() >= worker_count(conf) then
+        if bed.pid and listening(bed.port) and #bed:workers() >= workers then
           watchdog(bed)
           return bed
         end
