@@ -414,6 +414,16 @@ LC_ALWAYS_INLINE void close_array(decoder *d)
     close_frame(d);
 }
 
+/* Push an empty array, `[]` with or without whitespace inside, within the nesting limit: its
+ * table is made at once, with no frame to open and close (citm_catalog.json has 8,695 of them
+ * among its 10,451 arrays, twitter.json 746 of 1,050). */
+LC_ALWAYS_INLINE void push_empty_array(decoder *d)
+{
+    lua_createtable(d->L, 0, 0);
+    lua_pushvalue(d->L, d->mt_slot); /* uses the margin slot */
+    lua_setmetatable(d->L, -2);
+}
+
 /* Turn the innermost object's key/value pairs into a table at its base slot.
  * Pairs go in document order, so a duplicated key keeps its last value. */
 static void close_object(decoder *d)
@@ -932,16 +942,19 @@ value:
             goto after_value;
         }
         goto key;
-    case '[':
-        if ((p = open_container(d, p, KIND_ARRAY)) == NULL)
-            return 0;
-        p = lc_skip_ws(p, end);
-        if (*p == ']') {
-            p++;
-            close_array(d);
-            goto after_value;
+    case '[': {
+        const uchar *inside = lc_skip_ws(p + 1, end);
+
+        if (*inside == ']' && d->depth < d->max_depth) {
+            push_empty_array(d);
+            p = inside + 1;
+            break;
         }
+        if (open_container(d, p, KIND_ARRAY) == NULL)
+            return 0;
+        p = inside;
         goto value;
+    }
     case '"': p = string(d, p + 1, 0); break;
     case 't':
         if (!literal_at(p, end, "true", 4))

@@ -956,6 +956,25 @@ describe("decode", function()
       decode_error("[]", { max_depth = 0 })
     end)
 
+    it("counts an empty array as a level, with or without whitespace inside", function()
+      for _, empty in ipairs({ "[]", "[ ]", "[\n\t\r ]" }) do
+        assert.matches("nesting deeper than max_depth %(0%) at byte 1 ",
+          decode_error(empty, { max_depth = 0 }))
+        assert.matches("nesting deeper than max_depth %(1%) at byte 2 ",
+          decode_error("[" .. empty .. "]", { max_depth = 1 }))
+        assert.matches("nesting deeper than max_depth %(1%) at byte 6 ",
+          decode_error('{"a":' .. empty .. "}", { max_depth = 1 }))
+        local v = decode("[" .. empty .. ", 1, " .. empty .. "]", { max_depth = 2 })
+        assert.are.equal(3, #v)
+        assert.are.equal(1, v[2])
+        assert.are_not.equal(v[1], v[3])
+        for _, inner in ipairs({ v[1], v[3] }) do
+          assert.are.equal(leadconduit.array_mt, getmetatable(inner))
+          assert.is_nil(next(inner))
+        end
+      end
+    end)
+
     it("decodes deep documents when a larger limit is asked for", function()
       -- Lua 5.1 and LuaJIT give a C function at most 8000 stack slots.
       local depth = _VERSION == "Lua 5.1" and 2000 or 20000
