@@ -184,8 +184,6 @@ locale_t lc_c_locale(void)
 /* Small hot helpers of the number parser that -O2 would otherwise call. */
 #define LC_INLINE static inline __attribute__((always_inline))
 
-#define ONES 0x0101010101010101ULL
-
 #define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
 /* Significant digits kept exactly; more are rare and go to strtod. */
@@ -200,34 +198,14 @@ static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
 };
 /* clang-format on */
 
-/* The bytes of `chunk` that are not ASCII digits, as the nonzero bytes of the result: a digit's
- * high nibble is 3 and stays 3 when 6 is added, where ':' to '?' (0x3A-0x3F), the other bytes
- * whose high nibble is 3, go to 4. A carry out of a byte (0xFA and up) can change only the bytes
- * after it, which come after a non-digit. */
-LC_INLINE uint64_t non_digit_bytes(uint64_t chunk)
-{
-    return ((chunk & 0xF0F0F0F0F0F0F0F0ULL) |
-            (((chunk + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ^
-           0x3333333333333333ULL;
-}
-
-/* Value of 8 digits already less '0' each, the first in the lowest byte: combined pairwise in
- * one register. */
-LC_INLINE uint64_t combine_digits(uint64_t v)
-{
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
-    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
-}
-
 /* Value of 8 ASCII digits. */
 LC_INLINE uint64_t eight_digits(const uchar *p)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_DIGITS_IN_WORDS
     uint64_t v;
 
     memcpy(&v, p, 8);
-    return combine_digits(v - ONES * '0');
+    return lc_combine_digits(v - LC_ZEROS);
 #else
     uint64_t r = 0;
     int i;
@@ -247,21 +225,21 @@ LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *val
 {
     uint64_t v = 0;
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_DIGITS_IN_WORDS
     while (end - p >= 8) {
         uint64_t chunk, not_digit;
         int n;
 
         memcpy(&chunk, p, 8);
-        not_digit = non_digit_bytes(chunk);
+        not_digit = lc_non_digit_bytes(chunk);
         if (not_digit == 0) {
-            v = v * 100000000 + combine_digits(chunk - ONES * '0');
+            v = v * 100000000 + lc_combine_digits(chunk - LC_ZEROS);
             p += 8;
             continue;
         }
         n = __builtin_ctzll(not_digit) >> 3;
         if (n > 0) /* the first n digits, moved to the top with zero digits before them */
-            v = v * pow10_u64[n] + combine_digits((chunk - ONES * '0') << (8 * (8 - n)));
+            v = v * pow10_u64[n] + lc_combine_digits((chunk - LC_ZEROS) << (8 * (8 - n)));
         *value = v;
         return p + n;
     }

@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     int is_integer;    /* an integer literal that fits int64_t (Lua 5.3+ pushes it as one) */
@@ -23,9 +24,45 @@ typedef struct {
  * with error, error_at and out_of_memory set. */
 const unsigned char *lc_number_parse(const unsigned char *p, const unsigned char *end, lc_number *n);
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Digits 8 at a time, in one word read from memory (little-endian: the first byte lowest), for
+ * lc_small_integer and number.c's runs of digits. */
+#define LC_DIGITS_IN_WORDS 1
+#define LC_ZEROS 0x3030303030303030ULL /* '0' in every byte */
+
+/* The bytes of `chunk` that are not ASCII digits, as the nonzero bytes of the result: a digit's
+ * high nibble is 3 and stays 3 when 6 is added, where ':' to '?' (0x3A-0x3F), the other bytes
+ * whose high nibble is 3, go to 4. A carry out of a byte (0xFA and up) can change only the bytes
+ * after it, which come after a non-digit. */
+static inline uint64_t lc_non_digit_bytes(uint64_t chunk)
+{
+    return ((chunk & 0xF0F0F0F0F0F0F0F0ULL) |
+            (((chunk + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ^
+           0x3333333333333333ULL;
+}
+
+/* Value of 8 digits already less '0' each, the first in the lowest byte: combined pairwise in
+ * one register. */
+static inline uint64_t lc_combine_digits(uint64_t v)
+{
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+}
+#endif
+
+/* Whether an integer's digits end at p: no digit, fraction or exponent follows. */
+static inline int lc_integer_ends(const unsigned char *p, const unsigned char *end)
+{
+    return p == end || !((unsigned)(*p - '0') < 10 || *p == '.' || (*p | 0x20) == 'e');
+}
+
 /* The commonest literal, read inline by the decoder: a non-negative integer of up to 9 digits (an
  * id, a count, a size), which needs none of lc_number_parse's cases. Returns the byte after it
- * with *value set, or NULL for any other literal (lc_number_parse reads those, errors included). */
+ * with *value set, or NULL for any other literal (lc_number_parse reads those, errors included).
+ * Where 8 bytes are left, their digits are found and read as one word, not one digit at a time
+ * (citm_catalog.json's 14,392 numbers are nearly all 9-digit ids), and only once the literal is
+ * known to be such an integer (canada.json's are fractions). */
 static inline const unsigned char *lc_small_integer(const unsigned char *p, const unsigned char *end,
                                                     int32_t *value)
 {
@@ -33,14 +70,36 @@ static inline const unsigned char *lc_small_integer(const unsigned char *p, cons
     unsigned digit = (unsigned)(*p - '0');
     int32_t v = (int32_t)digit;
 
-    if (digit > 9)
+    if (digit > 9) /* '-' */
         return NULL;
+#ifdef LC_DIGITS_IN_WORDS
+    if (end - p >= 8) {
+        uint64_t chunk, not_digit;
+        int n;
+
+        memcpy(&chunk, p, 8);
+        not_digit = lc_non_digit_bytes(chunk);
+        n = not_digit == 0 ? 8 : __builtin_ctzll(not_digit) >> 3; /* 1 to 8: *p is a digit */
+        if (n > 1 && *p == '0') /* a leading zero: lc_number_parse tells the error */
+            return NULL;
+        p += n;
+        digit = 10; /* none: a ninth digit only follows eight */
+        if (n == 8 && p < end && (digit = (unsigned)(*p - '0')) < 10)
+            p++;
+        if (!lc_integer_ends(p, end))
+            return NULL;
+        /* the first n digits, moved to the top with zero digits before them */
+        v = (int32_t)lc_combine_digits((chunk - LC_ZEROS) << (8 * (8 - n)));
+        *value = digit < 10 ? v * 10 + (int32_t)digit : v;
+        return p;
+    }
+#endif
     if (*p++ != '0')
         while (p < last && (digit = (unsigned)(*p - '0')) < 10) {
             v = v * 10 + (int32_t)digit;
             p++;
         }
-    if (p < end && ((unsigned)(*p - '0') < 10 || *p == '.' || (*p | 0x20) == 'e'))
+    if (!lc_integer_ends(p, end))
         return NULL;
     *value = v;
     return p;

@@ -141,7 +141,8 @@ describe("decode", function()
     end)
 
     -- Integers of up to 9 digits are read inline (csrc/number.h), longer ones and every other
-    -- literal by number.c: around the boundary, and with what may follow a number.
+    -- literal by number.c: around the boundary, and with what may follow a number; with 8 bytes
+    -- or more left from the number's start (read as one word) and with fewer (a digit at a time).
     it("reads integers of up to 9 digits and the literals that start like them alike", function()
       for _, case in ipairs({
         { "7", 7 }, { "0", 0 }, { "123456789", 123456789 }, { "999999999", 999999999 },
@@ -151,7 +152,8 @@ describe("decode", function()
         { "123456789.5", 123456789.5 }, { "999999999e0", 999999999.0 },
       }) do
         local text, want = case[1], case[2]
-        for _, wrapped in ipairs({ "%s", "[%s]", "[%s,1]", '{"a":%s}', " %s ", "[%s\n]" }) do
+        for _, wrapped in ipairs({ "%s", "[%s]", "[%s,1]", '{"a":%s}', " %s ", "[%s\n]", "[%s,        1]",
+          "%s         ", '{"a":%s,"b":"........"}' }) do
           local got = decode(wrapped:format(text))
           if type(got) == "table" then got = got[1] or got.a end
           assert.are.equal(want, got, wrapped:format(text))
@@ -160,8 +162,10 @@ describe("decode", function()
           end
         end
       end
-      for _, bad in ipairs({ "01", "1.", "1e", "12x", "[01]", "[1 2]", "00", "1-" }) do
+      for _, bad in ipairs({ "01", "1.", "1e", "12x", "[01]", "[1 2]", "00", "1-", "00000001",
+        "0123456789" }) do
         assert.is_nil((decode(bad)), bad)
+        assert.is_nil((decode(bad .. "         ")), bad .. " and spaces")
       end
     end)
 
