@@ -184,8 +184,6 @@ locale_t lc_c_locale(void)
 /* Small hot helpers of the number parser that -O2 would otherwise call. */
 #define LC_INLINE static inline __attribute__((always_inline))
 
-#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
-
 /* Significant digits kept exactly; more are rare and go to strtod. */
 #define MAX_DIGITS 19
 
@@ -238,13 +236,13 @@ LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *val
             continue;
         }
         n = __builtin_ctzll(not_digit) >> 3;
-        if (n > 0) /* the first n digits, moved to the top with zero digits before them */
-            v = v * pow10_u64[n] + lc_combine_digits((chunk - LC_ZEROS) << (8 * (8 - n)));
+        if (n > 0)
+            v = v * pow10_u64[n] + lc_leading_value(chunk, n);
         *value = v;
         return p + n;
     }
 #endif
-    for (; p < end && IS_DIGIT(*p); p++)
+    for (; p < end && LC_IS_DIGIT(*p); p++)
         v = v * 10 + (uint64_t)(*p - '0');
     *value = v;
     return p;
@@ -334,7 +332,7 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
     if (*p == '0') {
         p++;
         w = 0;
-    } else if (IS_DIGIT(*p))
+    } else if (LC_IS_DIGIT(*p))
         p = digit_run(p, end, &w);
     else
         return fail(num, p, "invalid number");
@@ -353,7 +351,7 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
         size_t take;
 
         is_int = 0;
-        if (p == end || !IS_DIGIT(*p))
+        if (p == end || !LC_IS_DIGIT(*p))
             return p == end ? fail(num, p, "unexpected end of input in number")
                             : fail(num, p, "invalid number: digit expected after '.'");
         fe = p = digit_run(p, end, &fraction);
@@ -387,13 +385,13 @@ const uchar *lc_number_parse(const uchar *p, const uchar *end, lc_number *num)
         is_int = 0;
         if (++p < end && (*p == '+' || *p == '-'))
             eneg = *p++ == '-';
-        if (p == end || !IS_DIGIT(*p))
+        if (p == end || !LC_IS_DIGIT(*p))
             return p == end ? fail(num, p, "unexpected end of input in number")
                             : fail(num, p, "invalid number: digit expected in exponent");
         do {
             if (e < MAX_EXPONENT)
                 e = e * 10 + (*p - '0');
-        } while (++p < end && IS_DIGIT(*p));
+        } while (++p < end && LC_IS_DIGIT(*p));
         q += eneg ? -e : e;
     }
     if (w != 0 && (q + nd - 1 > 308 || q + nd < -324))

@@ -24,7 +24,10 @@ typedef struct {
  * with error, error_at and out_of_memory set. */
 const unsigned char *lc_number_parse(const unsigned char *p, const unsigned char *end, lc_number *n);
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Whether the byte c is an ASCII digit. */
+#define LC_IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* Digits 8 at a time, in one word read from memory (little-endian: the first byte lowest), for
  * lc_small_integer and number.c's runs of digits. */
 #define LC_DIGITS_IN_WORDS 1
@@ -49,12 +52,27 @@ static inline uint64_t lc_combine_digits(uint64_t v)
     v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
     return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
 }
+
+/* How many of the bytes of `chunk`, from the first, are digits: 0 to 8. */
+static inline int lc_leading_digits(uint64_t chunk)
+{
+    uint64_t not_digit = lc_non_digit_bytes(chunk);
+
+    return not_digit == 0 ? 8 : __builtin_ctzll(not_digit) >> 3;
+}
+
+/* Value of the first n digits of `chunk`, 0 < n <= 8: moved to the top, with zero digits before
+ * them. */
+static inline uint64_t lc_leading_value(uint64_t chunk, int n)
+{
+    return lc_combine_digits((chunk - LC_ZEROS) << (8 * (8 - n)));
+}
 #endif
 
 /* Whether an integer's digits end at p: no digit, fraction or exponent follows. */
 static inline int lc_integer_ends(const unsigned char *p, const unsigned char *end)
 {
-    return p == end || !((unsigned)(*p - '0') < 10 || *p == '.' || (*p | 0x20) == 'e');
+    return p == end || !(LC_IS_DIGIT(*p) || *p == '.' || (*p | 0x20) == 'e');
 }
 
 /* The commonest literal, read inline by the decoder: a non-negative integer of up to 9 digits (an
@@ -66,43 +84,39 @@ static inline int lc_integer_ends(const unsigned char *p, const unsigned char *e
 static inline const unsigned char *lc_small_integer(const unsigned char *p, const unsigned char *end,
                                                     int32_t *value)
 {
-    const unsigned char *last = end - p > 9 ? p + 9 : end; /* where a 10th digit would be */
-    unsigned digit = (unsigned)(*p - '0');
-    int32_t v = (int32_t)digit;
-
-    if (digit > 9) /* '-' */
+    if (!LC_IS_DIGIT(*p)) /* '-' */
         return NULL;
 #ifdef LC_DIGITS_IN_WORDS
     if (end - p >= 8) {
-        uint64_t chunk, not_digit;
-        int n;
+        uint64_t chunk;
+        int n, ninth;
+        uint32_t v;
 
         memcpy(&chunk, p, 8);
-        not_digit = lc_non_digit_bytes(chunk);
-        n = not_digit == 0 ? 8 : __builtin_ctzll(not_digit) >> 3; /* 1 to 8: *p is a digit */
-        if (n > 1 && *p == '0') /* a leading zero: lc_number_parse tells the error */
+        n = lc_leading_digits(chunk); /* 1 to 8: *p is a digit */
+        if (n > 1 && *p == '0')       /* a leading zero: lc_number_parse tells the error */
             return NULL;
         p += n;
-        digit = 10; /* none: a ninth digit only follows eight */
-        if (n == 8 && p < end && (digit = (unsigned)(*p - '0')) < 10)
-            p++;
-        if (!lc_integer_ends(p, end))
+        ninth = n == 8 && p < end && LC_IS_DIGIT(*p);
+        if (!lc_integer_ends(p + ninth, end))
             return NULL;
-        /* the first n digits, moved to the top with zero digits before them */
-        v = (int32_t)lc_combine_digits((chunk - LC_ZEROS) << (8 * (8 - n)));
-        *value = digit < 10 ? v * 10 + (int32_t)digit : v;
-        return p;
+        v = (uint32_t)lc_leading_value(chunk, n);
+        *value = (int32_t)(ninth ? v * 10 + (uint32_t)(*p - '0') : v);
+        return p + ninth;
     }
 #endif
-    if (*p++ != '0')
-        while (p < last && (digit = (unsigned)(*p - '0')) < 10) {
-            v = v * 10 + (int32_t)digit;
-            p++;
-        }
-    if (!lc_integer_ends(p, end))
-        return NULL;
-    *value = v;
-    return p;
+    {
+        const unsigned char *last = end - p > 9 ? p + 9 : end; /* where a 10th digit would be */
+        int32_t v = *p - '0';
+
+        if (*p++ != '0')
+            while (p < last && LC_IS_DIGIT(*p))
+                v = v * 10 + (*p++ - '0');
+        if (!lc_integer_ends(p, end))
+            return NULL;
+        *value = v;
+        return p;
+    }
 }
 
 /* The "C" locale, created once per process and shared (never freed); (locale_t)0 when it
