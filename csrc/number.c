@@ -225,17 +225,16 @@ LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *val
 
 #ifdef LC_DIGITS_IN_WORDS
     while (end - p >= 8) {
-        uint64_t chunk, not_digit;
+        uint64_t chunk;
         int n;
 
         memcpy(&chunk, p, 8);
-        not_digit = lc_non_digit_bytes(chunk);
-        if (not_digit == 0) {
+        n = lc_leading_digits(chunk);
+        if (n == 8) {
             v = v * 100000000 + lc_combine_digits(chunk - LC_ZEROS);
             p += 8;
             continue;
         }
-        n = __builtin_ctzll(not_digit) >> 3;
         if (n > 0)
             v = v * pow10_u64[n] + lc_leading_value(chunk, n);
         *value = v;
