@@ -36,7 +36,25 @@ static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const 
     const __m128i space = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
     const __m128i cr = _mm_set1_epi8('\r'), tab = _mm_set1_epi8('\t');
 
-    while (end - p >= 16) {
+    /* A newline and then spaces, as pretty-printers indent: a block tests for spaces alone, and
+     * where the run ends at a token (a byte above ' ') that is all; a tab, a CR or a blank line
+     * goes on below from where the spaces stop. */
+    if (*p == '\n') {
+        p++;
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
+
+            if (mask != 0xFFFF) {
+                p += __builtin_ctz(~mask);
+                if (' ' < *p)
+                    return p;
+                break;
+            }
+            p += 16;
+        }
+    }
+    while (end - p >= 16) { /* any whitespace */
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, nl)),
                                   _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));

@@ -70,6 +70,23 @@ describe("decode", function()
       assert.are.equal(true, decode("true"))
     end)
 
+    -- A newline and an indentation of spaces take a path of their own (scan.h); every other
+    -- whitespace byte after the spaces, at any offset in a 16-byte block, must still be skipped.
+    it("skips a newline's indentation of any length, and any whitespace after it", function()
+      for spaces = 0, 40 do
+        local indent = "\n" .. (" "):rep(spaces)
+        for _, after in ipairs({ "", "\t", "\r\n", "\n", "\n  \t ", (" \t"):rep(9) }) do
+          local gap = indent .. after
+          local doc = decode("{" .. gap .. '"a"' .. gap .. ":" .. gap .. "[" .. gap .. "1" .. gap .. ","
+            .. gap .. "2" .. gap .. "]" .. gap .. "}" .. gap)
+          assert.are.same({ a = { 1, 2 } }, doc)
+          local value, err = decode("[1," .. gap .. "\1]")
+          assert.is_nil(value)
+          assert.matches("unexpected byte 0x01 at byte " .. (4 + #gap) .. " ", err, 1, true)
+        end
+      end
+    end)
+
     it("keeps the last value of a duplicated key", function()
       assert.are.equal(2, decode('{"a":1,"a":2}').a)
     end)
