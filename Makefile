@@ -37,7 +37,12 @@ WARNFLAGS  := -std=c99 -Wall -Wextra -Werror -pedantic-errors -Wno-overlength-st
 LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PKG))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl)
-MOD_CFLAGS   = $(WARNFLAGS) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(LUA_CFLAGS) $(CURL_CFLAGS)
+# The decoder calls the Lua API a few times a token; -fno-plt makes each call one indirect jump
+# through the GOT instead of a jump to a PLT stub that jumps again (twitter.json decodes about 2%
+# faster, bench/README.md). Lua's loader binds every symbol at dlopen anyway (RTLD_NOW). Given
+# only where the compiler takes it: an option it does not know would fail the build.
+NO_PLT      := $(shell $(CC) -fno-plt -Werror -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fno-plt)
+MOD_CFLAGS   = $(WARNFLAGS) -fPIC -fvisibility=hidden $(NO_PLT) -pthread -D_GNU_SOURCE $(LUA_CFLAGS) $(CURL_CFLAGS)
 MOD_LIBS     = $(CURL_LIBS) -lm -pthread
 
 BUILD_DIR ?= build/$(LUA_VERSION)
