@@ -92,8 +92,16 @@ static inline int lc_utf8_plain_threes(const unsigned char *p, const unsigned ch
 static inline const unsigned char *lc_utf8_run(const unsigned char *p, const unsigned char *end)
 {
     while (p < end && *p >= 0x80) {
-        int n = lc_utf8_plain_threes(p, end);
+        int n;
 
+#ifdef __SSE2__
+        /* Five sequences in a block: the next block starts 15 bytes on, a constant, so that
+         * its load need not wait for this block's count to be worked out. (Left to the steps
+         * below, each block waited for the one before: twitter.json's decode took 4.5% longer.) */
+        while (end - p >= 16 && lc_utf8_plain_threes_block(p) == 5)
+            p += 15;
+#endif
+        n = lc_utf8_plain_threes(p, end);
         if (n == 0 && (n = lc_utf8_length(p, end)) == 0)
             break;
         p += n;

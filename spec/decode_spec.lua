@@ -832,13 +832,15 @@ describe("decode", function()
     end)
 
     local three = "\230\151\165" -- U+65E5, a three-byte sequence that needs no range check
+    -- (utf8.h takes such runs five sequences, 15 bytes, a block: up to 17 before the case at hand
+    -- put it in the third block and at each offset within one)
 
     it("reads long runs of three-byte sequences, with each kind of sequence at every offset", function()
       local others = { "\224\160\128", "\224\191\191", "\237\128\128", "\237\159\191", "\225\128\128",
         "\236\191\191", "\238\128\128", "\239\191\191", "\195\169", "\240\159\152\128", "\244\143\191\191",
         "a" }
       for _, other in ipairs(others) do
-        for before = 0, 12 do
+        for before = 0, 17 do
           for after = 0, 7 do
             local s = three:rep(before) .. other .. three:rep(after)
             assert.are.equal(s, decode('"' .. s .. '"'))
@@ -853,7 +855,7 @@ describe("decode", function()
         "\237\191\191", "\240\128\128\175", "\244\144\128\128", "\245\128\128\128", "\255", "\230\151",
         "\230\151a", "\230a\165", "\230\151\230", "\230\192\165", "\230\151\255", "\195\40" }
       for _, seq in ipairs(bad) do
-        for before = 0, 12 do
+        for before = 0, 17 do
           for _, after in ipairs { "", three:rep(6), "abc" } do
             local s = three:rep(before) .. seq .. after
             local err = decode_error('"' .. s .. '"')
