@@ -832,8 +832,8 @@ describe("decode", function()
     end)
 
     local three = "\230\151\165" -- U+65E5, a three-byte sequence that needs no range check
-    -- (utf8.h takes such runs five sequences, 15 bytes, a block: up to 17 before the case at hand
-    -- put it in the third block and at each offset within one)
+    -- (utf8.h takes such runs five sequences, 15 bytes, a block: up to 17 before the case at hand,
+    -- 51 bytes, put it in each of the first four blocks, at each of a block's five sequences)
 
     it("reads long runs of three-byte sequences, with each kind of sequence at every offset", function()
       local others = { "\224\160\128", "\224\191\191", "\237\128\128", "\237\159\191", "\225\128\128",
