@@ -26,6 +26,7 @@ typedef struct {
     int array_mt; /* stack index: the decoder's array metatable */
     int max_depth;
     int indent;        /* spaces per level; 0 = compact */
+    int infinity;      /* write infinities as 1e999 and -1e999 instead of failing */
     const char *error; /* static text, set when encoding fails */
 } encoder;
 
@@ -145,6 +146,14 @@ static int encode_number(encoder *e, int idx)
     }
 #endif
     d = (double)lua_tonumber(e->L, idx);
+    if (isinf(d) && e->infinity) {
+        /* A number past a double's range: what the decoder made of one, and makes again. */
+        if (d < 0)
+            put(e, "-1e999", 6);
+        else
+            put(e, "1e999", 5);
+        return 1;
+    }
     if (isnan(d) || isinf(d))
         return fail(e, "NaN and infinity have no JSON representation");
     /* printf and strtod follow the thread's locale, whose decimal point may not be '.':
@@ -387,7 +396,9 @@ static int int_option(lua_State *L, const char *name, int dflt, int lo, int hi)
 
 /* leadconduit.encode(value [, opts]) -> json | nil, errmsg
  * opts.indent: spaces per nesting level (0, the default, is compact);
- * opts.max_depth: deepest nesting of arrays/objects (default LC_DEFAULT_MAX_DEPTH). */
+ * opts.max_depth: deepest nesting of arrays/objects (default LC_DEFAULT_MAX_DEPTH);
+ * opts.infinity: true writes infinities as 1e999 and -1e999, numbers that read back as them
+ * (NaN still fails: no JSON text decodes to it). */
 int lc_encode(lua_State *L)
 {
     encoder e;
@@ -402,9 +413,13 @@ int lc_encode(lua_State *L)
     e.error = NULL;
     e.indent = 0;
     e.max_depth = LC_DEFAULT_MAX_DEPTH;
+    e.infinity = 0;
     if (lua_istable(L, 2)) {
         e.indent = int_option(L, "indent", 0, 0, LC_ENCODE_MAX_INDENT);
         e.max_depth = int_option(L, "max_depth", LC_DEFAULT_MAX_DEPTH, 1, LC_ENCODE_DEPTH_CEILING);
+        lua_getfield(L, 2, "infinity");
+        e.infinity = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
 
     e.cap = 256;

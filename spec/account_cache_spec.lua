@@ -74,7 +74,9 @@ describe("leadconduit.account_cache", function()
       { { stale = -1 }, "stale must be a number of seconds from 0" },
       { { client = "k" }, "client must be a table of leadconduit.new's options" },
       { { client = { api_key = KEY, timeout = 0 } }, "client: timeout must be" },
-      { { client = { api_key = KEY .. " x" } }, "client: api_key must be" },
+      { { client = { api_key = 42 } }, "client: api_key must be" },
+      { { client = { api_key = KEY, api_key_file = "/k" } },
+        "client: give api_key or api_key_file, not both" },
       { { refreshh = 1 }, "unknown option 'refreshh'" },
     }
     for _, case in ipairs(cases) do
@@ -139,8 +141,8 @@ describe("leadconduit.account_cache", function()
     for _, key in ipairs(dict:keys()) do
       assert.is_nil(tostring(dict:get(key)):find(KEY, 1, true), key)
     end
-    assert.same({ "leadconduit:account:1", "leadconduit:interval", "leadconduit:synced_at",
-      "leadconduit:syncs", "leadconduit:version" }, dict:keys())
+    assert.same({ "leadconduit:account:1", "leadconduit:duration", "leadconduit:interval",
+      "leadconduit:synced_at", "leadconduit:syncs", "leadconduit:version" }, dict:keys())
     -- A new version: decoded again, once.
     fake.clock = fake.clock + 10
     fake.answer = { true, answer(200, (ACCOUNT:gsub('"a1"', '"a2"'))) }
@@ -167,13 +169,13 @@ describe("leadconduit.account_cache", function()
     assert.same({ synced_at, 20, 1, 2, "http", 503 }, { status.synced_at, status.age, status.syncs,
       status.failures, status.last_error.kind, status.last_error.status })
     assert.is_nil(status.last_error.message:find(KEY, 1, true))
-    -- Each failure logged once, at WARN, without the key.
+    -- The same failure twice in a minute: logged once, at WARN, without the key.
     local warnings = {}
     for _, entry in ipairs(fake.logs) do
       if entry[1] == fake.WARN then warnings[#warnings + 1] = entry[2] end
       assert.is_nil(entry[2]:find(KEY, 1, true))
     end
-    assert.equal(2, #warnings)
+    assert.equal(1, #warnings)
     assert.matches("leadconduit.account_cache: sync failed: leadconduit: http: ", warnings[1], 1, true)
     -- refresh + stale = 30 s after the last success: unavailable, the last failure as the cause.
     fake.clock = synced_at + 30
@@ -273,7 +275,7 @@ describe("leadconduit.account_cache", function()
       if entry[1] == fake.ERR then errors[#errors + 1] = entry[2] end
     end
     assert.same({ "leadconduit.account_cache: lua_shared_dict 'leadconduit' is full: no sync can"
-      .. " start; give the cache a dict of its own" }, errors)
+      .. " start; give the cache a dict of its own, or make it larger" }, errors)
   end)
 
   it("starts a new interval at once when a reload changed refresh", function()
@@ -291,6 +293,7 @@ describe("leadconduit.account_cache", function()
     fire_timers()
     local status = cache:status()
     assert.equal(1, status.failures)
+    assert.equal("config", status.last_error.kind)
     assert.matches("ngx.run_worker_thread", status.last_error.message, 1, true)
   end)
 
@@ -325,5 +328,203 @@ describe("leadconduit.account_cache", function()
     end
     assert.is_true(cache:refresh())
     assert.equal(0, syncs_started())
+  end)
+
+  -- The seconds between the syncs that the timers start while every sync fails, for `n` syncs.
+  local function gaps_while_failing(cache_opts, outcome, n)
+    started_cache(cache_opts)
+    fake.answer = { true, outcome }
+    local starts = {}
+    for _ = 1, 100000 do
+      local before = syncs_started()
+      fire_timers()
+      if syncs_started() > before then starts[#starts + 1] = fake.clock end
+      if #starts > n then break end
+      fake.clock = fake.clock + 0.25
+    end
+    local gaps = {}
+    for i = 2, #starts do gaps[i - 1] = starts[i] - starts[i - 1] end
+    return gaps
+  end
+
+  it("after a failure with no account, syncs again after 1 s, doubling up to refresh", function()
+    local gaps = gaps_while_failing({ refresh = 20 }, answer(503, "{}"), 7)
+    assert.same({ 1, 2, 4, 8, 16, 20, 20 }, gaps)
+  end)
+
+  it("waits as long as a Retry-After asks when that is longer than the backoff, up to an hour", function()
+    local gaps = gaps_while_failing({ refresh = 300 }, answer(429, "{}", { retry_after = "7" }), 5)
+    assert.same({ 7, 7, 7, 8, 16 }, gaps)
+    fake.timers, fake.calls = {}, {}
+    dict = fake.add_shared_dict("leadconduit")
+    gaps = gaps_while_failing({ refresh = 300 }, answer(503, "{}", { retry_after = "99999" }), 1)
+    assert.same({ 3600 }, gaps)
+  end)
+
+  it("once an account is fresh again, syncs once per refresh, and a failure waits for its turn", function()
+    local cache = started_cache({ refresh = 20 })
+    fake.answer = { true, answer(503, "{}") }
+    fire_timers()
+    fake.clock = fake.clock + 1
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.equal(2, syncs_started())
+    assert.truthy(cache:get())
+    -- Fresh: nothing until refresh has passed.
+    fake.clock = fake.clock + 19.5
+    fire_timers()
+    assert.equal(2, syncs_started())
+    fake.clock = fake.clock + 0.5
+    fire_timers()
+    assert.equal(3, syncs_started())
+    -- A refresh() that fails while the account is fresh does not bring the next sync forward.
+    fake.phase = "content"
+    fake.answer = { true, answer(503, "{}") }
+    assert.is_nil(cache:refresh())
+    fake.clock = fake.clock + 5
+    fire_timers()
+    assert.equal(4, syncs_started())
+  end)
+
+  -- The text of every log entry at `level`.
+  local function logged(level)
+    local lines = {}
+    for _, entry in ipairs(fake.logs) do
+      if entry[1] == level then lines[#lines + 1] = entry[2] end
+    end
+    return lines
+  end
+
+  it("logs at ERR what needs a person, at WARN what passes, each at most once a minute", function()
+    started_cache({ refresh = 300 })
+    for _, case in ipairs({
+      { answer(401, '{"error":"authentication failed"}'), fake.ERR, "auth: HTTP 401" },
+      { answer(200, '{"success":false}'), fake.ERR, "api: " },
+      { { curl_code = "CURLE_PEER_FAILED_VERIFICATION", curl_message = "SSL peer certificate" },
+        fake.ERR, "tls: " },
+      { answer(503, "{}"), fake.WARN, "http: HTTP 503" },
+      { { curl_code = "CURLE_COULDNT_CONNECT", curl_message = "refused", os_errno = 111 },
+        fake.WARN, "network: " },
+      { { curl_code = "CURLE_OPERATION_TIMEDOUT", curl_message = "timed out" }, fake.WARN, "timeout: " },
+      { answer(429, "{}"), fake.WARN, "rate_limited: HTTP 429" },
+    }) do
+      fake.logs = {}
+      fake.answer = { true, case[1] }
+      fake.clock = fake.clock + 400
+      dict:delete("leadconduit:streak") -- the next sync 1 s later
+      fire_timers()
+      fake.clock = fake.clock + 1
+      fire_timers() -- the same failure again: not logged again
+      assert.equal(2, tonumber(dict:get("leadconduit:streak")))
+      local lines = logged(case[2])
+      assert.equal(1, #lines, case[3])
+      assert.matches("leadconduit.account_cache: sync failed: leadconduit: " .. case[3], lines[1], 1, true)
+      assert.equal(1, #fake.logs, case[3])
+    end
+    -- A minute later, the same failure is logged again.
+    fake.logs = {}
+    fake.clock = fake.clock + 60
+    dict:delete("leadconduit:streak")
+    fire_timers()
+    assert.equal(1, #logged(fake.WARN))
+  end)
+
+  it("logs the first success after failures at NOTICE, with how many and for how long", function()
+    started_cache({ refresh = 300 })
+    fake.answer = { true, answer(503, "{}") }
+    for _ = 1, 3 do
+      fire_timers()
+      fake.clock = fake.clock + 10
+    end
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.same({ "leadconduit.account_cache: synced again after 3 failed syncs over 30.0 s" },
+      logged(fake.NOTICE))
+    -- The next success says nothing.
+    fake.clock = fake.clock + 300
+    fire_timers()
+    assert.equal(1, #logged(fake.NOTICE))
+  end)
+
+  it("does not raise when the client cannot work on this machine: get() says why, kind config", function()
+    for _, case in ipairs({
+      { { base_url = "https://127.0.0.1:1" },
+        "api_key is missing: inside nginx, os.getenv returns nil unless" },
+      { { api_key = KEY .. " x" }, "api_key must be a non-empty string of printable ASCII" },
+      { { api_key = KEY, ca_file = "/nonexistent/ca.pem" }, "ca_file is not a readable, non-empty file" },
+      { { api_key_file = "/nonexistent/key" }, "cannot read the API key file" },
+    }) do
+      fake = fake_ngx.new("init_worker")
+      dict = fake.add_shared_dict("leadconduit")
+      rawset(_G, "ngx", fake)
+      local cache = new_cache({ client = case[1] })
+      cache:start()
+      local account, err = cache:get()
+      assert.is_nil(account)
+      assert.same({ "unavailable", "config" }, { err.kind, err.cause.kind })
+      assert.matches(case[2], err.cause.message, 1, true)
+      fake.answer = { true, answer(200, ACCOUNT) }
+      fire_timers()
+      assert.equal(0, syncs_started())
+      local status = cache:status()
+      assert.same({ 0, 1, "config" }, { status.syncs, status.failures, status.last_error.kind })
+      assert.matches(case[2], logged(fake.ERR)[1], 1, true)
+      fake.phase = "content"
+      local ok, refresh_err = cache:refresh()
+      assert.is_nil(ok)
+      assert.equal("config", refresh_err.kind)
+      assert.is_nil(tostring(err):find(KEY, 1, true))
+    end
+  end)
+
+  it("takes over at once the lock of a worker that is gone, and syncs", function()
+    local sh = assert(io.popen("sh -c 'echo $$'"))
+    local dead = sh:read("*l")
+    sh:close() -- reaped: no process has that id any more
+    started_cache({ refresh = 300 })
+    dict:add("leadconduit:lock", dead .. ":1:5.000000", 300)
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.equal(1, syncs_started())
+    assert.is_nil(dict:get("leadconduit:lock"))
+    assert.matches("the worker that was syncing %(pid " .. dead .. "%) is gone", logged(fake.WARN)[1])
+    -- A live holder (this very process) keeps its lock.
+    local stat = assert(io.open("/proc/self/stat"))
+    local alive = stat:read("*l"):match("^%d+")
+    stat:close()
+    fake.clock = fake.clock + 300
+    dict:add("leadconduit:lock", alive .. ":1:5.000000", 300)
+    fire_timers()
+    assert.equal(1, syncs_started())
+  end)
+
+  it("stores an account holding numbers past a double's range, and serves them as math.huge", function()
+    local cache = started_cache()
+    fake.answer = { true, answer(200, '{"success":true,"account":{"id":"a1","big":1e400,"small":-1e400}}') }
+    fire_timers()
+    local account = assert(cache:get())
+    assert.same({ math.huge, -math.huge }, { account.big, account.small })
+    assert.equal(0, cache:status().failures)
+  end)
+
+  it("keeps a failure the dict has no room for in the worker, and says the dict is full", function()
+    local cache = started_cache()
+    local set = dict.safe_set
+    dict.safe_set = function(d, key, value, ...)
+      if key == "leadconduit:last_error" then return nil, "no memory" end
+      return set(d, key, value, ...)
+    end
+    fake.answer = { true, answer(401, '{"error":"authentication failed"}') }
+    fire_timers()
+    local status = cache:status()
+    assert.same({ 1, "auth" }, { status.failures, status.last_error and status.last_error.kind })
+    local errs = logged(fake.ERR)
+    assert.matches("lua_shared_dict 'leadconduit' is full: the last failure cannot be stored",
+      errs[1], 1, true)
+    -- Gone once an account newer than it is stored.
+    fake.clock = fake.clock + 1
+    fake.answer = { true, answer(200, ACCOUNT) }
+    fire_timers()
+    assert.is_nil(cache:status().last_error)
   end)
 end)

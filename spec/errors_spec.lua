@@ -131,25 +131,52 @@ describe("errors.classify", function()
     assert.are.same({ "timeout", true }, { kind, f.retryable })
   end)
 
-  it("maps nginx's thread pool failures: a saturated pool is network, a missing one raises", function()
+  it("maps nginx's thread pool failures: a saturated pool is network, a missing one config", function()
     for _, text in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
       local kind, message, f = classify({ thread_error = text })
       assert.are.same({ "network", true }, { kind, f.retryable })
       assert.matches(text, message, 1, true)
     end
-    assert.has_error(function() classify({ thread_error = "thread pool lc not found" }) end,
-      "leadconduit: nginx has no thread pool 'lc': add `thread_pool lc threads=16;` to the main context"
-        .. " of nginx.conf")
+    local kind, message, f = classify({ thread_error = "thread pool lc not found" })
+    assert.are.same({ "config", false }, { kind, f.retryable })
+    assert.are.equal("nginx has no thread pool 'lc': add `thread_pool lc threads=16;` to the main context"
+        .. " of nginx.conf (outside the http block)", message)
   end)
 
-  it("keeps the key out of what it raises for a thread pool failure", function()
-    local key = "k3y-found-by-the-fuzzer"
-    for _, text in ipairs({ "thread pool " .. key .. " not found", "oops " .. key .. "\n" }) do
-      local ok, err = pcall(errors.classify, { thread_error = text }, { key })
-      assert.is_false(ok)
-      assert.is_nil(err:find(key, 1, true), err)
-      assert.is_nil(err:find("\n", 1, true), err)
+  it("builds every kind other modules need by name, and no kind that is not in the contract", function()
+    local config = errors.config("add `thread_pool x threads=16;`")
+    assert.are.same({ "config", false, 0 }, { config.kind, config.retryable, config.attempts })
+    local cause = errors.new("http", "HTTP 503", { status = 503, retryable = true })
+    local unavailable = errors.unavailable("no sync has succeeded yet", cause)
+    assert.are.same({ "unavailable", false, cause },
+      { unavailable.kind, unavailable.retryable, unavailable.cause })
+    local phase = errors.unsupported_phase("log phase")
+    assert.are.same({ "unsupported_phase", false, 0 }, { phase.kind, phase.retryable, phase.attempts })
+    local timeout = errors.timeout("max_time ran out", { attempts = 3, status = 503, retry_after = 2 })
+    assert.are.same({ "timeout", true, 3, 503, 2 },
+      { timeout.kind, timeout.retryable, timeout.attempts, timeout.status, timeout.retry_after })
+    assert.has_error(function() errors.new("unavailible", "typo") end)
+    assert.are.equal(12, #errors.KINDS)
+  end)
+
+  it("restores an error kept as its fields, and nothing that is not one", function()
+    local err = errors.restore({ kind = "auth", message = "HTTP 401", status = 401, attempts = 1 })
+    assert.are.equal("leadconduit: auth: HTTP 401", tostring(err))
+    assert.are.same({ 401, 1, false }, { err.status, err.attempts, err.retryable })
+    local not_errors = { "x", {}, { kind = "nope", message = "m" }, { kind = "auth" }, leadconduit.null }
+    for _, bad in ipairs(not_errors) do
+      assert.is_nil(errors.restore(bad))
     end
+  end)
+
+  it("keeps the key out of what it says or raises for a thread pool failure", function()
+    local key = "k3y-found-by-the-fuzzer"
+    local _, message = errors.classify({ thread_error = "thread pool " .. key .. " not found" }, { key })
+    assert.is_nil(message:find(key, 1, true), message)
+    local ok, err = pcall(errors.classify, { thread_error = "oops " .. key .. "\n" }, { key })
+    assert.is_false(ok)
+    assert.is_nil(err:find(key, 1, true), err)
+    assert.is_nil(err:find("\n", 1, true), err)
   end)
 
   it("says too_large is about max_response_bytes, not libcurl's write failure", function()

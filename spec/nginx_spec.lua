@@ -73,11 +73,13 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     assert.is_nil(message:find("ngx.timer.at(0", 1, true))
   end)
 
-  it("names nginx's env directive when api_key is nil inside nginx", function()
+  it("names nginx's env directive, and where nginx's environment comes from, when api_key is nil", function()
     local ok, err = pcall(leadconduit.new, { api_key = nil })
     assert.is_false(ok)
-    assert.matches("env directive", err, 1, true)
+    assert.matches("unless nginx.conf names the variable", err, 1, true)
     assert.matches("env LEADCONDUIT_API_KEY;", err, 1, true)
+    assert.matches("nginx itself was started with it set (under systemd", err, 1, true)
+    assert.matches("api_key_file", err, 1, true)
     rawset(_G, "ngx", nil)
     ok, err = pcall(leadconduit.new, {})
     assert.is_false(ok)
@@ -137,12 +139,15 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     end
   end)
 
-  it("raises naming the thread_pool directive to add when the pool does not exist", function()
+  it("returns kind config naming the thread_pool directive to add when the pool does not exist", function()
     fake.answer = { false, "thread pool lc_pool not found" }
     local c = client({ thread_pool = "lc_pool" })
-    assert.has_error(function() c:sync_account() end,
-      "leadconduit: nginx has no thread pool 'lc_pool': add `thread_pool lc_pool threads=16;` to the"
-        .. " main context of nginx.conf")
+    local res, err = c:sync_account()
+    assert.is_nil(res)
+    assert.same({ "config", false, 1 }, { err.kind, err.retryable, err.attempts })
+    assert.equal("leadconduit: config: nginx has no thread pool 'lc_pool': add `thread_pool lc_pool"
+      .. " threads=16;` to the main context of nginx.conf (outside the http block)", tostring(err))
+    assert.equal(1, #fake.calls) -- not retried
     -- and the client is usable again
     fake.answer = { true, answer(200, '{"success":true,"account":{}}') }
     assert.truthy(c:sync_account())
@@ -156,10 +161,13 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     assert.is_nil(err:find("k3y", 1, true))
   end)
 
-  it("refuses to work without ngx.run_worker_thread", function()
+  it("returns kind config without ngx.run_worker_thread", function()
     fake.run_worker_thread = nil
     fake.sleep = function() end
-    assert.has_error(function() client():sync_account() end)
+    local res, err = client():sync_account()
+    assert.is_nil(res)
+    assert.equal("config", err.kind)
+    assert.matches("lua-nginx-module 0.10.21 or newer", err.message, 1, true)
   end)
 
   it("uses the blocking C transport inside a worker thread's own VM", function()
@@ -289,7 +297,7 @@ describe("leadconduit inside nginx", function()
 
     it("says which thread_pool directive is missing when the pool does not exist", function()
       local out = sync("/sync", { pool = "no_such_pool" })
-      assert.equal("raised", out.kind)
+      assert.equal("config", out.kind)
       assert.matches("thread_pool no_such_pool", out.message, 1, true)
     end)
   end)

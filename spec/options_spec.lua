@@ -126,6 +126,58 @@ describe("leadconduit.new options", function()
   end)
 end)
 
+describe("leadconduit.new{ api_key_file = }", function()
+  local sys = require "support.sys"
+  local dir
+
+  setup(function() dir = sys.tempdir("keyfile") end)
+  teardown(function() sys.run("rm -rf " .. sys.quote(dir)) end)
+
+  local function key_file(name, text, mode)
+    local path = dir .. "/" .. name
+    sys.write_file(path, text)
+    assert(sys.run(("chmod %s %s"):format(mode, sys.quote(path))))
+    return path
+  end
+
+  local function authorization(opts)
+    local s = assert(options.check(opts))
+    return s.transport.authorization
+  end
+
+  it("reads the key from the file's first line, without its line ending", function()
+    local expected = authorization({ api_key = KEY })
+    for i, text in ipairs({ KEY, KEY .. "\n", KEY .. "\r\n", KEY .. "\nsecond line\n", KEY .. "  \n" }) do
+      assert.are.equal(expected, authorization({ api_key_file = key_file("k" .. i, text, "600") }))
+    end
+    assert.are.equal(expected, authorization({ api_key_file = key_file("k400", KEY, "400") }))
+  end)
+
+  it("refuses a file that group or others may read, saying chmod 600, and never quotes the key", function()
+    for _, mode in ipairs({ "640", "604", "644" }) do
+      local path = key_file("open" .. mode, KEY .. "\n", mode)
+      raises("readable by other users.*run: chmod 600 " .. path:gsub("%p", "%%%0"), { api_key_file = path })
+    end
+  end)
+
+  it("raises for a missing, empty, oversized or non-regular file, naming the path", function()
+    raises("cannot read the API key file: cannot read " .. (dir .. "/none"):gsub("%p", "%%%0"),
+      { api_key_file = dir .. "/none" })
+    raises("the API key file .-/empty is empty", { api_key_file = key_file("empty", "\n\n", "600") })
+    raises("does not start with a line of at most 4095 bytes",
+      { api_key_file = key_file("long", ("k"):rep(5000), "600") })
+    raises("is not a regular file", { api_key_file = dir })
+    raises("api_key must be a non%-empty string of printable ASCII",
+      { api_key_file = key_file("space", "two words\n", "600") })
+  end)
+
+  it("takes exactly one of api_key and api_key_file", function()
+    raises("give api_key or api_key_file, not both", { api_key = KEY, api_key_file = dir .. "/none" })
+    raises("api_key %(or api_key_file%) is required", {})
+    raises("api_key_file must be a file path", { api_key_file = "" })
+  end)
+end)
+
 describe("sync_account options", function()
   it("turns sso_account_id into a query, any hex case", function()
     assert.are.equal("sso_account_id=5fd4371e940df5a34a3888b2",

@@ -1,12 +1,15 @@
 -- status.lua — a content handler for monitoring: the cache's status() as JSON, with 200 while
--- a fresh account is cached and 503 otherwise. The error's text never holds the key.
+-- a fresh account is cached and 503 otherwise, and why. The error's text never holds the key.
 local leadconduit = require "leadconduit"
 local account = require "account"
+
+local function fields(err)
+  return err and { kind = err.kind, message = err.message, status = err.status }
+end
 
 return function()
   local status = account:status()
   local cached, err = account:get()
-  local last = status.last_error
   ngx.status = cached and ngx.HTTP_OK or ngx.HTTP_SERVICE_UNAVAILABLE
   ngx.header["Content-Type"] = "application/json"
   ngx.say(leadconduit.encode({
@@ -16,6 +19,7 @@ return function()
     age = status.age,
     syncs = status.syncs,
     failures = status.failures,
-    last_error = last and { kind = last.kind, message = last.message, status = last.status },
+    -- A setup that cannot work (no key, no thread pool) is a cause before any sync has failed.
+    last_error = fields(status.last_error or (err and err.cause)),
   }))
 end

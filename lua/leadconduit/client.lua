@@ -81,15 +81,16 @@ local function attempts(p, query, sleep)
       return outcome.value
     end
     fields.attempts = n
+    -- What the server asked for, in seconds: the account cache waits at least that long.
+    fields.retry_after = retry.parse_retry_after(outcome.retry_after)
     if not fields.retryable or n > settings.max_retries then
       return nil, errors.new(kind, message, fields, settings.secrets)
     end
     local wait = retry.delay(n, settings.retry_delay, outcome.retry_after)
     if call_deadline and monotime() + wait >= call_deadline then
       -- A wait that would end past the deadline is not started.
-      return nil, errors.new("timeout", ("max_time (%g s) ran out after %d attempt%s; the last: %s: %s")
-        :format(settings.max_time, n, n == 1 and "" or "s", kind, message),
-        { status = fields.status, retryable = true, attempts = n }, settings.secrets)
+      return nil, errors.timeout(("max_time (%g s) ran out after %d attempt%s; the last: %s: %s")
+        :format(settings.max_time, n, n == 1 and "" or "s", kind, message), fields, settings.secrets)
     end
     sleep(wait)
   end
@@ -98,7 +99,9 @@ end
 local function sync(p, query, in_nginx)
   if not p.transport then
     if in_nginx then
-      p.transport = nginx.transport(p.settings.transport, p.settings.thread_pool)
+      local transport, problem = nginx.transport(p.settings.transport, p.settings.thread_pool)
+      if not transport then return nil, errors.config(problem) end
+      p.transport = transport
     else
       p.transport = core.transport(p.settings.transport)
     end
@@ -119,7 +122,7 @@ function Client:sync_account(sync_opts)
   if in_nginx then
     local ok, why = nginx.check_phase()
     if not ok then
-      return nil, errors.new("unsupported_phase", why, { attempts = 0 })
+      return nil, errors.unsupported_phase(why)
     end
   end
 

@@ -17,9 +17,21 @@ local error_mt = {
   end,
 }
 
+-- Every kind of the contract (API.md "Errors", "Two more error kinds"), in the order reports
+-- list them: the metrics count failures by these names.
+errors.KINDS = {
+  "auth", "rate_limited", "http", "timeout", "network", "tls", "too_large", "decode", "api",
+  "config", "unavailable", "unsupported_phase",
+}
+
+local KNOWN_KIND = {}
+for _, kind in ipairs(errors.KINDS) do KNOWN_KIND[kind] = true end
+
 -- errors.new(kind, message, fields, secrets) -> error table.
--- fields: status, retryable, attempts, cause. secrets: strings that must not appear in message.
+-- fields: status, retryable, attempts, cause, retry_after. secrets: strings that must not appear
+-- in message. Other modules use the named constructors below, so that each kind is picked here.
 function errors.new(kind, message, fields, secrets)
+  assert(KNOWN_KIND[kind], "leadconduit: no error kind named " .. tostring(kind))
   fields = fields or {}
   return setmetatable({
     kind = kind,
@@ -28,7 +40,42 @@ function errors.new(kind, message, fields, secrets)
     retryable = fields.retryable == true,
     attempts = fields.attempts or 0,
     cause = fields.cause,
+    retry_after = fields.retry_after,
   }, error_mt)
+end
+
+--- config(message [, secrets]): the setup is wrong, and nothing works until a person changes it
+-- (no thread pool, an unreadable key file or CA file, no key). Not retryable.
+function errors.config(message, secrets)
+  return errors.new("config", message, nil, secrets)
+end
+
+--- unavailable(message, cause [, secrets]): the account cache has no account fresh enough;
+-- cause is the last sync's error table, if any.
+function errors.unavailable(message, cause, secrets)
+  return errors.new("unavailable", message, { cause = cause }, secrets)
+end
+
+--- unsupported_phase(message): a sync asked for in an nginx phase that cannot do network I/O.
+function errors.unsupported_phase(message)
+  return errors.new("unsupported_phase", message, { attempts = 0 })
+end
+
+--- timeout(message, fields [, secrets]): a deadline passed outside an exchange (max_time ran out
+-- between attempts, a wait for another worker's sync); retryable.
+function errors.timeout(message, fields, secrets)
+  fields = fields or {}
+  return errors.new("timeout", message, { status = fields.status, attempts = fields.attempts,
+    retry_after = fields.retry_after, retryable = true }, secrets)
+end
+
+--- restore(fields) -> the error table that error_fields() of an error table gave, or nil when
+-- fields is not one (the account cache keeps its last failure as JSON in the shared dict).
+function errors.restore(fields)
+  if type(fields) ~= "table" or not KNOWN_KIND[fields.kind] or type(fields.message) ~= "string" then
+    return nil
+  end
+  return errors.new(fields.kind, fields.message, fields)
 end
 
 function errors.is_error(value)
@@ -97,6 +144,15 @@ local function failure_kind(outcome)
   return "network"
 end
 
+-- How many threads README and every message advise for the client's thread pool: one figure.
+errors.SUGGESTED_THREADS = 16
+
+--- thread_pool_advice(pool) -> what to add to nginx.conf when the pool named `pool` is missing.
+function errors.thread_pool_advice(pool)
+  return ("nginx has no thread pool '%s': add `thread_pool %s threads=%d;` to the main context of"
+    .. " nginx.conf (outside the http block)"):format(pool, pool, errors.SUGGESTED_THREADS)
+end
+
 -- Why ngx.run_worker_thread failed before the exchange started: the pool is saturated or out
 -- of memory. A retry may cure these.
 local TRANSIENT_THREAD_ERRORS = {
@@ -105,7 +161,8 @@ local TRANSIENT_THREAD_ERRORS = {
   ["no memory"] = true,
 }
 
--- A failure of nginx's thread pool: network (retryable), or a raise for what no retry cures.
+-- A failure of nginx's thread pool: network (retryable) while it is saturated, config when it
+-- does not exist; a raise for the rest, which no retry cures and no setup explains.
 local function thread_failure(text, secrets)
   text = safe_text.one_line(redact.scrub(text, secrets))
   if TRANSIENT_THREAD_ERRORS[text] then
@@ -113,8 +170,7 @@ local function thread_failure(text, secrets)
   end
   local pool = text:match("^thread pool (.*) not found")
   if pool then
-    error("leadconduit: nginx has no thread pool '" .. pool .. "': add `thread_pool " .. pool
-      .. " threads=16;` to the main context of nginx.conf", 0)
+    return "config", errors.thread_pool_advice(pool), { retryable = false }
   end
   -- A raise inside the worker thread (out of memory, a closed client, a broken install).
   error("leadconduit: in an nginx worker thread: " .. text, 0)

@@ -66,11 +66,12 @@ function Transport:close()
 end
 
 --- transport(config, pool) -> an object with the C transport's perform() and close(), whose
--- exchanges run in the thread pool named `pool` (nginx.conf's thread_pool directive).
+-- exchanges run in the thread pool named `pool` (nginx.conf's thread_pool directive); or nil and
+-- what to change when this nginx cannot run them.
 function nginx.transport(config, pool)
   if type(ngx.run_worker_thread) ~= "function" then
-    error("leadconduit: this nginx has no ngx.run_worker_thread (lua-nginx-module 0.10.21 or"
-      .. " newer, and nginx built --with-threads, are needed)", 0)
+    return nil, "this nginx has no ngx.run_worker_thread: lua-nginx-module 0.10.21 or newer, and"
+      .. " nginx built --with-threads, are needed"
   end
   local transport = core.transport(config)
   return setmetatable({ transport = transport, id = transport:id(), pool = pool }, Transport)

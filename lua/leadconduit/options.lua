@@ -6,6 +6,7 @@
 -- No message ever quotes the API key.
 
 local core = require "leadconduit.core"
+local key_file = require "leadconduit.key_file"
 local nginx = require "leadconduit.nginx"
 local redact = require "leadconduit.redact"
 
@@ -22,20 +23,29 @@ options.DEFAULTS = {
 }
 
 local KNOWN = {
-  api_key = true, base_url = true, timeout = true, connect_timeout = true, max_time = true,
+  api_key = true, api_key_file = true, base_url = true, timeout = true, connect_timeout = true,
+  max_time = true,
   max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
   max_response_bytes = true, thread_pool = true,
 }
 
 -- Longer strings than these are mistakes, and libcurl refuses anything over 8 MB with a
 -- misleading "out of memory".
-local MAX_LENGTH = { base_url = 2048, user_agent = 512, ca_file = 4096, thread_pool = 256 }
+local MAX_LENGTH = { base_url = 2048, user_agent = 512, ca_file = 4096, thread_pool = 256,
+  api_key_file = 4096 }
 
 -- check() stops at the first problem: raised as a table, caught by check() itself.
 local Problem = {}
 
 local function fail(option, message)
   error(setmetatable({ option = option, message = message }, Problem), 0)
+end
+
+-- A problem of the machine the code runs on, not of the code: the key or a file it names is
+-- missing or unreadable. The account cache reports these (kind config) instead of raising, so
+-- that nginx keeps answering; new() raises them like any other.
+local function fail_setup(option, message)
+  error(setmetatable({ option = option, message = message, setup = true }, Problem), 0)
 end
 
 local function is_integer(n)
@@ -72,20 +82,53 @@ local function check_string(name, value, what)
   return value
 end
 
+-- nginx hands its workers only the variables that nginx.conf names with `env`, and only when
+-- nginx itself was started with them: under systemd, not the login shell's.
+local NGINX_KEY_HINT = "inside nginx, os.getenv returns nil unless nginx.conf names the variable"
+  .. " (env LEADCONDUIT_API_KEY;) and nginx itself was started with it set (under systemd: an"
+  .. " EnvironmentFile= drop-in, or LoadCredential= with api_key_file; see README)"
+
 local function check_api_key(key)
-  if key == nil and nginx.runtime() then
-    fail("api_key", "api_key is missing: nginx clears its workers' environment, so os.getenv returns"
-      .. " nil for a variable that nginx.conf does not name with the env directive"
-      .. " (env LEADCONDUIT_API_KEY;)")
+  if key == nil then
+    if nginx.runtime() then
+      fail_setup("api_key", "api_key is missing: " .. NGINX_KEY_HINT)
+    end
+    fail("api_key", "api_key (or api_key_file) is required")
   end
   -- Printable ASCII without spaces (0x21-0x7E): nothing that could split a header.
   if type(key) ~= "string" or key == "" or key:find("[^\33-\126]") then
-    fail("api_key", "api_key must be a non-empty string of printable ASCII characters without spaces")
+    local fail_as = type(key) == "string" and fail_setup or fail
+    fail_as("api_key", "api_key must be a non-empty string of printable ASCII characters without spaces")
   end
   if #key > 1024 then
-    fail("api_key", "api_key must be at most 1024 characters long")
+    fail_setup("api_key", "api_key must be at most 1024 characters long")
   end
   return key
+end
+
+-- Workers of nginx run as an unprivileged user, the master as root: a key file that only root
+-- may read is read when the user's module is loaded by the master, in init_by_lua*.
+local function read_api_key_file(path)
+  check_string("api_key_file", path, "a file path")
+  local key, problem = key_file.read(path)
+  if not key then
+    if nginx.runtime() and ngx.get_phase() ~= "init" then
+      problem = problem .. " (nginx's workers read it as their user: require the module that"
+        .. " creates the client in init_by_lua*, where the master process reads it)"
+    end
+    fail_setup("api_key_file", problem)
+  end
+  return key
+end
+
+local function api_key_of(opts)
+  if opts.api_key ~= nil and opts.api_key_file ~= nil then
+    fail("api_key_file", "give api_key or api_key_file, not both")
+  end
+  if opts.api_key_file ~= nil then
+    return check_api_key(read_api_key_file(opts.api_key_file))
+  end
+  return check_api_key(opts.api_key)
 end
 
 local function is_loopback(host)
@@ -147,7 +190,7 @@ local function check_ca_file(path)
   local first = f and f:read(1)
   if f then f:close() end
   if not first then
-    fail("ca_file", "ca_file is not a readable, non-empty file: " .. path)
+    fail_setup("ca_file", "ca_file is not a readable, non-empty file: " .. path)
   end
   return path
 end
@@ -176,7 +219,7 @@ local function settings_of(opts)
     return value
   end
 
-  local api_key = check_api_key(opts.api_key)
+  local api_key = api_key_of(opts)
   local base_url = get("base_url")
   local url, allow_http = parse_base_url(base_url)
   local max_retries = get("max_retries")
@@ -247,8 +290,10 @@ local function cache_settings_of(opts)
     fail("client", "client must be a table of leadconduit.new's options")
   end
   local client, problem = options.check(opts.client)
+  local broken
   if not client then
-    fail("client", "client: " .. problem.message)
+    if not problem.setup then fail("client", "client: " .. problem.message) end
+    broken = "client: " .. problem.message
   end
   local refresh = opts.refresh == nil and CACHE_DEFAULTS.refresh or opts.refresh
   if type(refresh) ~= "number" or not (refresh >= 1 and refresh <= 86400) then
@@ -258,10 +303,12 @@ local function cache_settings_of(opts)
   if type(stale) ~= "number" or not (stale >= 0 and stale <= 31536000) then
     fail("stale", "stale must be a number of seconds from 0 to 31536000 (a year)")
   end
-  return { dict = ngx.shared[name], shared_dict = name, client = client, refresh = refresh, stale = stale }
+  return { dict = ngx.shared[name], shared_dict = name, client = client, broken = broken, refresh = refresh,
+    stale = stale }
 end
 
---- cache(opts) -> account_cache's settings (client: what check() returns) | nil, problem
+--- cache(opts) -> account_cache's settings | nil, problem. client: what check() returns, or nil
+-- when the client's options fail on the machine (no key, an unreadable file): broken then says why.
 function options.cache(opts)
   return checked(cache_settings_of, opts)
 end

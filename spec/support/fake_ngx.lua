@@ -72,7 +72,7 @@ end
 function fake_ngx.new(phase)
   local fake = {
     phase = phase, calls = {}, answer = { false, "no answer set" }, clock = 1000000,
-    timers = {}, logs = {}, WARN = 5, ERR = 4, shared = {}, worker = {},
+    timers = {}, logs = {}, NOTICE = 6, WARN = 5, ERR = 4, shared = {}, worker = {},
   }
   fake.get_phase = function() return fake.phase end
   fake.sleep = function(seconds)
@@ -85,6 +85,12 @@ function fake_ngx.new(phase)
     fake.logs[#fake.logs + 1] = { level, table.concat({ ... }) }
   end
   fake.worker.pid = function() return 4242 end
+  -- Not nginx's CRC-32, but like it a number that the same text always gives.
+  fake.crc32_short = function(text)
+    local h = 0
+    for i = 1, #text do h = (h * 31 + text:byte(i)) % 4294967296 end
+    return h
+  end
   fake.timer = {
     at = function(delay, fn, ...)
       fake.timers[#fake.timers + 1] = { delay = delay, fn = fn, args = { ... } }
