@@ -41,9 +41,8 @@ describe("the nginx configuration in examples/nginx", function()
     return
   end
 
-  local env = openresty.for_specs(lazy_setup, lazy_teardown, function(srv)
-    -- nginx's workers run as www-data (the file's user directive): they read the CA file.
-    assert(sys.run("chmod 755 " .. sys.quote(srv.ca_file:match("^(.*)/"))))
+  -- What openresty.start takes to run the example as it is, with nginx's environment `env`.
+  local function example(env)
     local conf = assert(sys.read_file(EXAMPLES .. "/nginx.conf"))
     for _, s in ipairs(SUBSTITUTIONS) do
       local n
@@ -54,14 +53,17 @@ describe("the nginx configuration in examples/nginx", function()
     for _, name in ipairs(HANDLERS) do
       files["lua/" .. name] = assert(sys.read_file(EXAMPLES .. "/" .. name))
     end
-    return {
-      conf = conf, files = files,
-      env = {
-        LEADCONDUIT_API_KEY = srv.api_key,
-        LEADCONDUIT_BASE_URL = srv:url("fixture/demo"),
-        LEADCONDUIT_CA_FILE = srv.ca_file,
-      },
-    }
+    return { conf = conf, files = files, env = env }
+  end
+
+  local env = openresty.for_specs(lazy_setup, lazy_teardown, function(srv)
+    -- nginx's workers run as www-data (the file's user directive): they read the CA file.
+    assert(sys.run("chmod 755 " .. sys.quote(srv.ca_file:match("^(.*)/"))))
+    return example({
+      LEADCONDUIT_API_KEY = srv.api_key,
+      LEADCONDUIT_BASE_URL = srv:url("fixture/demo"),
+      LEADCONDUIT_CA_FILE = srv.ca_file,
+    })
   end)
 
   -- GET path until it stops answering 503 (the first sync is under way), for up to 10 s.
@@ -104,9 +106,41 @@ describe("the nginx configuration in examples/nginx", function()
     assert.is_number(body.synced_at)
   end)
 
+  it("serves metrics that promtool accepts, without a warning", function()
+    local status, text = env.bed:get("/leadconduit/metrics")
+    assert.equal(200, status)
+    assert.matches("\nleadconduit_account_fresh 1\n", text, 1, true)
+    local path = env.bed.prefix .. "/metrics.txt"
+    sys.write_file(path, text)
+    local verdict = sys.capture("promtool check metrics < " .. sys.quote(path) .. " 2>&1; echo rc=$?")
+    assert.equal("rc=0\n", verdict)
+  end)
+
   it("never writes the key into nginx's error log", function()
     local log = env.bed:error_log()
     assert.is_nil(log:find(env.srv.api_key, 1, true))
     assert.is_nil(log:find(require("leadconduit.redact").secrets(env.srv.api_key)[2], 1, true))
+  end)
+
+  it("without a key still answers: 503 from the gates, the status JSON with kind config", function()
+    env.bed:stop()
+    local opts = example({ LEADCONDUIT_BASE_URL = env.srv:url("fixture/demo"),
+      LEADCONDUIT_CA_FILE = env.srv.ca_file })
+    opts.install, opts.base_url, opts.ca_file, opts.api_key =
+      env.install, env.srv.base_url, env.srv.ca_file, ""
+    env.bed = openresty.start(opts)
+    local status, body
+    for _ = 1, 50 do
+      status, body = env.bed:get("/leadconduit/status")
+      if type(body) == "table" and body.last_error then break end
+      require("socket").sleep(0.1)
+    end
+    assert.equal(503, status)
+    assert.is_false(body.fresh)
+    assert.equal("config", body.last_error.kind)
+    assert.matches("api_key is missing", body.last_error.message, 1, true)
+    assert.equal(503, (env.bed:get("/leads")))
+    assert.matches("%[error%][^\n]*sync failed: leadconduit: config: client: api_key is missing",
+      env.bed:error_log())
   end)
 end)
