@@ -28,6 +28,7 @@ leadconduit.array_mt = {}
 ---@class leadconduit.EncodeOptions
 ---@field indent? integer spaces per nesting level, 0 to 16 (default 0: compact)
 ---@field max_depth? integer deepest nesting (default 1000)
+---@field infinity? boolean write infinities as 1e999 and -1e999 instead of failing (default false)
 
 ---Strict RFC 8259 JSON text to a Lua value. Errors are returned, not raised:
 ---`nil, "leadconduit.decode: <what> at byte <n> (line <l>, column <c>)"`.
@@ -124,6 +125,7 @@ function leadconduit.encode(value, opts) end
 ---| "api"               # 2xx JSON without success = true and an account object
 ---| "unsupported_phase" # inside nginx, a phase that cannot do network I/O
 ---| "unavailable"       # account_cache: no account fresh enough
+---| "config"            # the setup is wrong until a person changes it (no thread pool, no key)
 
 ---The error table of a failed sync; tostring(err) is "leadconduit: <kind>: <message>".
 ---@class leadconduit.Error
@@ -133,9 +135,11 @@ function leadconduit.encode(value, opts) end
 ---@field retryable boolean
 ---@field attempts integer
 ---@field cause? leadconduit.Error account_cache: the last sync's error
+---@field retry_after? number seconds a Retry-After header of the last response asked for
 
 ---@class leadconduit.Options
----@field api_key string printable ASCII without spaces
+---@field api_key? string printable ASCII without spaces; this or api_key_file
+---@field api_key_file? string a file whose first line is the key, readable by its owner only
 ---@field base_url? string default "https://app.leadconduit.com"; http:// only for loopback
 ---@field timeout? number seconds for one attempt (default 30)
 ---@field connect_timeout? number seconds (default 10)
@@ -251,7 +255,7 @@ function leadconduit.subscription_active(account, name) end
 local AccountCache = {}
 
 ---In init_worker_by_lua*, in every worker: syncs at once, then every `refresh` seconds, one
----sync at a time across all workers.
+---sync at a time across all workers; after a failure, again after 1 s, doubling up to `refresh`.
 function AccountCache:start() end
 
 ---The cached account (shared by the worker's requests: read-only), without I/O or waiting; or
@@ -268,8 +272,13 @@ function AccountCache:refresh() end
 ---@return leadconduit.AccountCacheStatus
 function AccountCache:status() end
 
+---The counters in the Prometheus text exposition format (0.0.4), across all workers.
+---@return string
+function AccountCache:metrics() end
+
 ---A shared, self-refreshing account cache for feature gates inside nginx. Raises on bad options,
----and outside nginx.
+---and outside nginx; a client that cannot work on the machine (no key, an unreadable key or CA
+---file) does not raise: get() then answers "unavailable" with a cause of kind "config".
 ---@param opts leadconduit.AccountCacheOptions
 ---@return leadconduit.AccountCache
 function leadconduit.account_cache(opts) end
