@@ -79,6 +79,17 @@ describe("encode", function()
       fails(-1 / 0, "infinity")
       fails(arr({ 1, 0 / 0 }), "NaN")
     end)
+
+    it("with infinity = true writes the infinities as numbers that decode back to them, not NaN", function()
+      assert.equal('{"big":1e999,"small":-1e999}',
+        encode({ big = 1 / 0, small = -1 / 0 }, { infinity = true }))
+      local back = leadconduit.decode(encode(arr({ 1 / 0, -1 / 0, 1 }), { infinity = true }))
+      assert.same({ math.huge, -math.huge, 1 }, { back[1], back[2], back[3] })
+      local text, err = encode(0 / 0, { infinity = true })
+      assert.is_nil(text)
+      assert.matches("NaN", err, 1, true)
+      assert.is_nil(encode(1 / 0, { infinity = false }))
+    end)
   end)
 
   describe("strings", function()
