@@ -11,25 +11,27 @@ local function trim_right(s)
   return (s:gsub("%s+$", ""))
 end
 
+-- The most a key source may hold: options.lua accepts keys of up to 1024 characters; the rest
+-- is room for trailing white space. More is no key file, and is not read into memory.
+local MAX_KEY_BYTES = 4096
+cli_key.MAX_KEY_BYTES = MAX_KEY_BYTES
+
 local function from_file(path)
-  local info, err = core.file_info(path)
-  if not info then
-    return nil, "cannot read the API key file: " .. err
+  local data, why, detail = core.read_file(path, MAX_KEY_BYTES)
+  if not data then
+    if why == "not_file" then
+      return nil, ("the API key file %s is not a regular file"):format(path)
+    elseif why == "too_large" then
+      return nil, ("the API key file %s is larger than %d bytes"):format(path, MAX_KEY_BYTES)
+    end
+    return nil, ("cannot read the API key file %s: %s"):format(path, detail)
   end
-  if info.type ~= "file" then
-    return nil, ("the API key file %s is not a regular file"):format(path)
-  end
-  local perms = info.permissions
+  local perms = why -- read_file's second result: the permissions of the file it read
   if perms:sub(4, 4) == "r" or perms:sub(7, 7) == "r" then
     return nil, ("the API key file %s is readable by other users (%s); run: chmod 600 %s")
       :format(path, perms, path)
   end
-  local f, open_err = io.open(path, "rb")
-  if not f then
-    return nil, "cannot read the API key file " .. tostring(open_err)
-  end
-  local key = trim_right(f:read("*a") or "")
-  f:close()
+  local key = trim_right(data)
   if key == "" then
     return nil, ("the API key file %s is empty"):format(path)
   end
@@ -37,10 +39,21 @@ local function from_file(path)
 end
 
 -- One line of standard input: `vault kv get -field=key secret/lc | leadconduit --api-key-file - sync`.
+-- At most MAX_KEY_BYTES are read: an endless line (a wrong pipe, /dev/zero) is refused, not
+-- waited for until memory runs out.
 local function from_stdin()
-  local line = io.stdin:read("*l")
-  local key = line and trim_right(line)
-  if not key or key == "" then
+  local parts, n = {}, 0
+  while n <= MAX_KEY_BYTES do
+    local c = io.stdin:read(1)
+    if c == nil or c == "\n" then break end
+    parts[#parts + 1] = c
+    n = n + 1
+  end
+  if n > MAX_KEY_BYTES then
+    return nil, ("the line on standard input is longer than %d bytes: no API key"):format(MAX_KEY_BYTES)
+  end
+  local key = trim_right(table.concat(parts))
+  if key == "" then
     return nil, "no API key on standard input (--api-key-file - reads one line)"
   end
   return key

@@ -37,6 +37,8 @@
 --   invalid-json, truncated-json, empty-body, html-200     200 with a body that is not JSON
 --   success-false, no-account, account-not-table, account-array, account-null, not-object
 --                                200 JSON that is not a usable answer
+--   key-as-key                   200, an account holding the API key as object keys
+--   bad-shape                    200, an account whose pending_sellers is a string
 --   short-body                   Content-Length larger than what is sent, then the connection closes
 --   slow/<ms>[/<fixture>]        answers after ms milliseconds
 --   hang                         never answers
