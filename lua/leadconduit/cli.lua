@@ -421,6 +421,9 @@ local function run(argv, out)
   return result.status or EXIT.ok
 end
 
+-- For spec/changes_fuzz_spec.lua: what a command's result prints, through the same code.
+cli.commands, cli.render = commands, render
+
 local EPIPE = 32 -- Linux
 
 --- main(argv) -> exit status. Writes the result to stdout and any error, as one line, to stderr.
