@@ -1,7 +1,7 @@
-/* files.c — the file system calls the command-line tool needs and Lua lacks: what a path is and
- * who may read it (the API key file must be private), a bounded read of a regular file (a FIFO,
- * a device or a huge file must not make the tool wait or run out of memory), and an atomic write
- * of a private file (changes --save keeps an answer that holds the account's keys). Policy (which
+/* files.c — the two file system calls the command-line tool needs and Lua lacks: a bounded read
+ * of a regular file that also says who may read it (a FIFO, a device or a huge file must not make
+ * the tool wait or run out of memory; the API key file must be private), and an atomic write of
+ * a private file (changes --save keeps an answer that holds the account's keys). Policy (which
  * limit, which message) stays in cli.lua and cli_key.lua. */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,23 +29,6 @@ static void push_permissions(lua_State *L, mode_t mode)
         permissions[i] = (mode & (0400 >> i)) ? letters[i] : '-';
     permissions[9] = '\0';
     lua_pushstring(L, permissions);
-}
-
-/* core.file_info(path) -> { type = "file" | "directory" | "other", permissions = "rw-r-----" }
- * (symbolic links followed), or nil, errmsg. */
-static int core_file_info(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    struct stat st;
-
-    if (stat(path, &st) != 0)
-        return fail_errno(L, "cannot read", path);
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
-    lua_setfield(L, -2, "type");
-    push_permissions(L, st.st_mode);
-    lua_setfield(L, -2, "permissions");
-    return 1;
 }
 
 static int read_refused(lua_State *L, const char *why, const char *detail)
@@ -169,7 +152,6 @@ static int core_write_private(lua_State *L)
 }
 
 static const luaL_Reg file_functions[] = {
-    {"file_info", core_file_info},
     {"read_file", core_read_file},
     {"write_private", core_write_private},
     {NULL, NULL},

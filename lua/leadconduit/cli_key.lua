@@ -14,11 +14,11 @@ end
 -- The most a key source may hold: options.lua accepts keys of up to 1024 characters; the rest
 -- is room for trailing white space. More is no key file, and is not read into memory.
 local MAX_KEY_BYTES = 4096
-cli_key.MAX_KEY_BYTES = MAX_KEY_BYTES
 
 local function from_file(path)
-  local data, why, detail = core.read_file(path, MAX_KEY_BYTES)
+  local data, permissions, detail = core.read_file(path, MAX_KEY_BYTES)
   if not data then
+    local why = permissions -- on failure, the second result says why
     if why == "not_file" then
       return nil, ("the API key file %s is not a regular file"):format(path)
     elseif why == "too_large" then
@@ -26,10 +26,9 @@ local function from_file(path)
     end
     return nil, ("cannot read the API key file %s: %s"):format(path, detail)
   end
-  local perms = why -- read_file's second result: the permissions of the file it read
-  if perms:sub(4, 4) == "r" or perms:sub(7, 7) == "r" then
+  if permissions:sub(4, 4) == "r" or permissions:sub(7, 7) == "r" then
     return nil, ("the API key file %s is readable by other users (%s); run: chmod 600 %s")
-      :format(path, perms, path)
+      :format(path, permissions, path)
   end
   local key = trim_right(data)
   if key == "" then
