@@ -70,7 +70,8 @@ typedef struct {
     CURLcode code;
     long status, os_errno;
     int headers_ended, too_large, deadline_passed;
-    char *body; /* taken from the transport: freed by perform() */
+    int no_memory_before; /* the request could not be set up: nothing was sent */
+    char *body;           /* taken from the transport: freed by perform() */
     size_t body_len;
     char retry_after[128];
     char message[CURL_ERROR_SIZE];
@@ -235,33 +236,61 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 
 /* ---- the exchange itself ------------------------------------------------------------------ */
 
+/* Every CURLcode a transfer can end with, by its name without "CURLE_": the one list that
+ * code_name() and core.curl_codes are made from. errors.lua classifies by these names, and
+ * spec/curl_codes_spec.lua checks that every name it relies on is here. */
+/* clang-format off */
+#define CURL_CODES(X)                                                                                    \
+    X(UNSUPPORTED_PROTOCOL) X(FAILED_INIT) X(URL_MALFORMAT) X(NOT_BUILT_IN)                           \
+    X(COULDNT_RESOLVE_PROXY) X(COULDNT_RESOLVE_HOST) X(COULDNT_CONNECT)                               \
+    X(WEIRD_SERVER_REPLY) X(HTTP2) X(PARTIAL_FILE) X(HTTP_RETURNED_ERROR)                             \
+    X(WRITE_ERROR) X(READ_ERROR) X(OUT_OF_MEMORY) X(OPERATION_TIMEDOUT)                               \
+    X(RANGE_ERROR) X(HTTP_POST_ERROR) X(SSL_CONNECT_ERROR) X(ABORTED_BY_CALLBACK)                     \
+    X(BAD_FUNCTION_ARGUMENT) X(INTERFACE_FAILED) X(TOO_MANY_REDIRECTS)                                \
+    X(UNKNOWN_OPTION) X(SETOPT_OPTION_SYNTAX) X(GOT_NOTHING) X(SSL_ENGINE_NOTFOUND)                   \
+    X(SSL_ENGINE_SETFAILED) X(SEND_ERROR) X(RECV_ERROR) X(SSL_CERTPROBLEM)                            \
+    X(SSL_CIPHER) X(PEER_FAILED_VERIFICATION) X(BAD_CONTENT_ENCODING)                                 \
+    X(FILESIZE_EXCEEDED) X(USE_SSL_FAILED) X(SEND_FAIL_REWIND) X(SSL_ENGINE_INITFAILED)               \
+    X(LOGIN_DENIED) X(SSL_CACERT_BADFILE) X(SSL_SHUTDOWN_FAILED) X(AGAIN)                             \
+    X(SSL_CRL_BADFILE) X(SSL_ISSUER_ERROR) X(CHUNK_FAILED) X(NO_CONNECTION_AVAILABLE)                 \
+    X(SSL_PINNEDPUBKEYNOTMATCH) X(SSL_INVALIDCERTSTATUS) X(HTTP2_STREAM)                              \
+    X(RECURSIVE_API_CALL) X(AUTH_ERROR) X(HTTP3) X(QUIC_CONNECT_ERROR) X(PROXY)                       \
+    X(SSL_CLIENTCERT) X(UNRECOVERABLE_POLL) CURL_CODES_SINCE_8_6(X)
+/* libcurl 8.6 says CURLE_TOO_LARGE where 7.88 says CURLE_OUT_OF_MEMORY (a header line too long). */
+#if LIBCURL_VERSION_NUM >= 0x080600
+#define CURL_CODES_SINCE_8_6(X) X(TOO_LARGE)
+#else
+#define CURL_CODES_SINCE_8_6(X)
+#endif
+/* clang-format on */
+
 /* libcurl's name for a code a transfer can end with ("CURLE_COULDNT_CONNECT"), or NULL. */
 static const char *code_name(CURLcode code)
 {
-    /* clang-format off */
     switch (code) {
-#define NAME(c) \
+#define CASE(c)                                                                                              \
     case CURLE_##c: return "CURLE_" #c;
-        NAME(UNSUPPORTED_PROTOCOL) NAME(FAILED_INIT) NAME(URL_MALFORMAT) NAME(NOT_BUILT_IN)
-        NAME(COULDNT_RESOLVE_PROXY) NAME(COULDNT_RESOLVE_HOST) NAME(COULDNT_CONNECT)
-        NAME(WEIRD_SERVER_REPLY) NAME(HTTP2) NAME(PARTIAL_FILE) NAME(HTTP_RETURNED_ERROR)
-        NAME(WRITE_ERROR) NAME(READ_ERROR) NAME(OUT_OF_MEMORY) NAME(OPERATION_TIMEDOUT)
-        NAME(RANGE_ERROR) NAME(HTTP_POST_ERROR) NAME(SSL_CONNECT_ERROR) NAME(ABORTED_BY_CALLBACK)
-        NAME(BAD_FUNCTION_ARGUMENT) NAME(INTERFACE_FAILED) NAME(TOO_MANY_REDIRECTS)
-        NAME(UNKNOWN_OPTION) NAME(SETOPT_OPTION_SYNTAX) NAME(GOT_NOTHING) NAME(SSL_ENGINE_NOTFOUND)
-        NAME(SSL_ENGINE_SETFAILED) NAME(SEND_ERROR) NAME(RECV_ERROR) NAME(SSL_CERTPROBLEM)
-        NAME(SSL_CIPHER) NAME(PEER_FAILED_VERIFICATION) NAME(BAD_CONTENT_ENCODING)
-        NAME(FILESIZE_EXCEEDED) NAME(USE_SSL_FAILED) NAME(SEND_FAIL_REWIND) NAME(SSL_ENGINE_INITFAILED)
-        NAME(LOGIN_DENIED) NAME(SSL_CACERT_BADFILE) NAME(SSL_SHUTDOWN_FAILED) NAME(AGAIN)
-        NAME(SSL_CRL_BADFILE) NAME(SSL_ISSUER_ERROR) NAME(CHUNK_FAILED) NAME(NO_CONNECTION_AVAILABLE)
-        NAME(SSL_PINNEDPUBKEYNOTMATCH) NAME(SSL_INVALIDCERTSTATUS) NAME(HTTP2_STREAM)
-        NAME(RECURSIVE_API_CALL) NAME(AUTH_ERROR) NAME(HTTP3) NAME(QUIC_CONNECT_ERROR) NAME(PROXY)
-        NAME(SSL_CLIENTCERT) NAME(UNRECOVERABLE_POLL)
-#undef NAME
-    default:
-        return NULL;
+        CURL_CODES(CASE)
+#undef CASE
+    default: return NULL;
     }
-    /* clang-format on */
+}
+
+/* core.curl_codes: the array of the names code_name() knows. */
+static void push_code_names(lua_State *L)
+{
+    static const char *const names[] = {
+#define NAME(c) "CURLE_" #c,
+        CURL_CODES(NAME)
+#undef NAME
+    };
+    size_t i;
+
+    lua_createtable(L, (int)(sizeof names / sizeof names[0]), 0);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
 }
 
 /* <url>?<query>, or the url alone; 0 when out of memory. */
@@ -300,6 +329,7 @@ static void run_exchange(transport *t, const char *query, long timeout_ms, excha
 
     if (!set_url(t, query)) {
         x->code = CURLE_OUT_OF_MEMORY;
+        x->no_memory_before = 1;
     } else {
         curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
         curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -387,9 +417,12 @@ static int perform(lua_State *L, transport *t, const char *query, lua_Number dea
     }
     release(t); /* t may be gone from here on */
 
-    if (x.code == CURLE_OUT_OF_MEMORY) {
+    /* Only a request this process could not even set up raises. Whatever happened once it was
+     * sent is an outcome, CURLE_OUT_OF_MEMORY included: libcurl 7.88 gives that code for a
+     * header line longer than it accepts, so a server could otherwise make sync_account raise. */
+    if (x.no_memory_before) {
         free(x.body);
-        return luaL_error(L, "leadconduit: out of memory during the exchange");
+        return luaL_error(L, "leadconduit: out of memory before the exchange");
     }
     lua_pushlightuserdata(L, &x);
     rc = lua_pcall(L, 2, 0, 0);
@@ -657,4 +690,6 @@ void lc_open_transport(lua_State *L, int core)
     lua_setfield(L, core, "transport");
     lua_pushcfunction(L, core_perform_shared);
     lua_setfield(L, core, "perform_shared");
+    push_code_names(L);
+    lua_setfield(L, core, "curl_codes");
 }

@@ -250,7 +250,7 @@ describe("leadconduit.account_cache in production", function()
 
     it("a missing key file", function()
       broken({ api_key_file = "/nonexistent/key", base_url = srv.base_url, ca_file = srv.ca_file }, nil,
-        "cannot read the API key file: cannot read /nonexistent/key")
+        "cannot read the API key file /nonexistent/key: No such file or directory")
     end)
 
     it("and with a key file only its owner may read, the gate opens", function()

@@ -110,6 +110,33 @@ describe("leadconduit.changes", function()
     assert.same({}, leadconduit.changes(decode('{"api_key":"(redacted)"}'), decode('{"api_key":"real"}')))
   end)
 
+  it("never shows a secret inside a value reported whole: removed, added, changed to null, arrays", function()
+    local cases = {
+      { '{"integrations":{"keen":{"read_api_key":"KEENSECRET-OLD"}}}', '{"integrations":{"keen":null}}',
+        { 'changed integrations.keen {"read_api_key":"(redacted)"} null' } },
+      { '{"integrations":{"keen":{"read_api_key":"KEENSECRET-OLD","n":1}}}', '{"integrations":{}}',
+        { 'removed integrations.keen {"n":1,"read_api_key":"(redacted)"} -' } },
+      { '{}', '{"keen":{"write_api_key":"KEENSECRET-NEW"}}',
+        { 'added keen - {"write_api_key":"(redacted)"}' } },
+      { '{"a":[{"api_key":"KEENSECRET-A"}]}', '{"a":[{"api_key":"KEENSECRET-B"},{"v":1}]}',
+        { 'changed a [{"api_key":"(redacted)"}] [{"api_key":"(redacted)"},{"v":1}]' } },
+      { '{"s":[{"id":"x","x_api_key":"KEENSECRET-X"}]}', '{"s":[]}',
+        { 'removed s[x] {"id":"x","x_api_key":"(redacted)"} -' } },
+      { '{"k":{"api_key":{"deeper_api_key":"KEENSECRET-D"}}}', '{"k":5}',
+        { 'changed k {"api_key":{"deeper_api_key":"(redacted)"}} 5' } },
+    }
+    for _, case in ipairs(cases) do
+      local records = leadconduit.changes(decode(case[1]), decode(case[2]))
+      assert.same(case[3], summary(records), case[1])
+      assert.is_nil(leadconduit.encode(records):find("KEENSECRET", 1, true), case[1])
+    end
+  end)
+
+  it("does not call a value changed when the only difference is a secret one side holds redacted", function()
+    assert.same({}, leadconduit.changes(decode('{"a":[{"api_key":"(redacted)","v":1}]}'),
+      decode('{"a":[{"api_key":"real","v":1}]}')))
+  end)
+
   it("raises for arguments that are not accounts, at the caller", function()
     for _, bad in ipairs({ 1, "x", null, setmetatable({}, leadconduit.array_mt) }) do
       local ok, err = pcall(function()

@@ -75,7 +75,7 @@ describe("leadconduit command-line tool", function()
 
   -- run{ args..., env = {NAME = value}, key = false (no LEADCONDUIT_API_KEY), url = scenario,
   --      ca = false (no LEADCONDUIT_CA_FILE), key_in_stdout = true (sync --json of own account),
-  --      stdin = text }
+  --      stdin = text, stdin_file = path (instead of stdin), timeout = seconds (killed after) }
   -- -> { status, out, err }. Runs from an unrelated directory with nothing but PATH and HOME set.
   local function run(spec)
     local env = {
@@ -90,9 +90,10 @@ describe("leadconduit command-line tool", function()
     for _, a in ipairs(spec) do quoted[#quoted + 1] = shell_quote(a) end
     local out_file, err_file, in_file = scratch .. "/stdout", scratch .. "/stderr", scratch .. "/stdin"
     write_file(in_file, spec.stdin or "")
-    local command = ("cd %s && env -i %s %s %s <%s >%s 2>%s; echo $?"):format(shell_quote(scratch),
+    local command = ("cd %s && %senv -i %s %s %s <%s >%s 2>%s; echo $?"):format(shell_quote(scratch),
+      spec.timeout and ("timeout -k 1 %d "):format(spec.timeout) or "",
       table.concat(quoted, " ", 1, #env), shell_quote(bin), table.concat(quoted, " ", #env + 1),
-      shell_quote(in_file), shell_quote(out_file), shell_quote(err_file))
+      shell_quote(spec.stdin_file or in_file), shell_quote(out_file), shell_quote(err_file))
     local p = assert(io.popen(command))
     local status = tonumber(p:read("*l"))
     p:close()
@@ -886,6 +887,97 @@ describe("leadconduit command-line tool", function()
       assert.equal(9, #lines)
       assert.matches("^changed  features%.firehose%s+true%s+false$", lines[3])
       assert.matches("%}  %-$", lines[6]) -- removed: no new value
+    end)
+  end)
+
+  describe("hostile input (issue 29)", function()
+    -- The demo answer, with a secret inside a value that changes reports whole.
+    local function saved_with_nested_secret(path)
+      local answer = fixture("demo")
+      answer.account.integrations = { keen = { read_api_key = "KEENSECRET-OLD", project = "p" } }
+      answer.account.old_partners = setmetatable({ { partner_api_key = "KEENSECRET-ARRAY" } },
+        leadconduit.array_mt)
+      write_file(path, assert(leadconduit.encode(answer)))
+    end
+
+    it("changes never prints a secret inside a value reported whole, as text, TSV or JSON", function()
+      local file = scratch .. "/nested-secret.json"
+      for _, format in ipairs({ {}, { "--tsv" }, { "--json" } }) do
+        saved_with_nested_secret(file)
+        local args = { "changes", "--since", file, url = "fixture/demo" }
+        for _, a in ipairs(format) do args[#args + 1] = a end
+        local r = run(args)
+        assert.equal(1, r.status, r.err)
+        assert.is_nil(r.out:find("KEENSECRET", 1, true), r.out)
+        assert.truthy(r.out:find("(redacted)", 1, true), r.out)
+        assert.truthy(r.out:find("integrations", 1, true), r.out)
+      end
+    end)
+
+    it("changes --save keeps FILE as it was when the output cannot be written", function()
+      local file = scratch .. "/full-disk.json"
+      os.remove(file)
+      assert.equal(0, run{ "changes", "--since", file, "--save", url = "fixture/demo" }.status)
+      local before = read_file(file)
+      local err_file = scratch .. "/stderr-save"
+      local p = assert(io.popen(("env -i PATH=/usr/bin:/bin LEADCONDUIT_API_KEY=%s LEADCONDUIT_CA_FILE=%s"
+        .. " LEADCONDUIT_BASE_URL=%s %s changes --since %s --save >/dev/full 2>%s; echo $?"):format(
+        shell_quote(key), shell_quote(srv.ca_file), shell_quote(srv:url("fixture/demo_next")),
+        shell_quote(bin), shell_quote(file), shell_quote(err_file))))
+      local status = tonumber(p:read("*l"))
+      p:close()
+      assert.equal(5, status)
+      assert.matches("^leadconduit: cannot write the output", read_file(err_file))
+      assert.equal(before, read_file(file), "FILE was replaced although the changes were never shown")
+      -- so the next run still reports them
+      local r = run{ "changes", "--since", file, "--save", url = "fixture/demo_next" }
+      assert.equal(1, r.status, r.err)
+      assert.equal(9, #lines_of(r.out))
+      assert.equal(0, run{ "changes", "--since", file, url = "fixture/demo_next" }.status)
+    end)
+
+    it("sync --json scrubs the key from object keys, not only from values", function()
+      local r = run{ "sync", "--json", url = "key-as-key" }
+      assert.equal(0, r.status, r.err)
+      assert.is_nil(r.out:find(key, 1, true))
+      local answer = assert(leadconduit.decode(r.out))
+      assert.equal(true, answer.account.integrations["[REDACTED]"].enabled)
+    end)
+
+    it("refuses a --since FILE that is no regular file or is too large, without reading it", function()
+      assert_failure(run{ "changes", "--since", "/dev/zero", timeout = 20 }, 2, "not a regular file")
+      assert_failure(run{ "changes", "--since", "/dev/zero", "--save", timeout = 20 }, 2,
+        "not a regular file")
+      local fifo = scratch .. "/fifo"
+      os.remove(fifo)
+      assert(execute("mkfifo " .. shell_quote(fifo)))
+      assert_failure(run{ "changes", "--since", fifo, timeout = 20 }, 2, "not a regular file")
+      local huge = scratch .. "/huge.json"
+      assert(execute("truncate -s 100M " .. shell_quote(huge)))
+      assert_failure(run{ "changes", "--since", huge, timeout = 20 }, 2, "larger than")
+      os.remove(huge)
+    end)
+
+    it("reads a bounded key: an endless line on standard input, a huge or special key file", function()
+      local endless = { "sync", "--api-key-file", "-", key = false, stdin_file = "/dev/zero", timeout = 20 }
+      assert_failure(run(endless), 2, "standard input")
+      local long = { "sync", "--api-key-file", "-", key = false, stdin = ("k"):rep(100000), timeout = 20 }
+      assert_failure(run(long), 2, "standard input")
+      local huge = scratch .. "/key-huge"
+      write_file(huge, "")
+      assert(execute("truncate -s 100M " .. shell_quote(huge)))
+      assert_failure(run{ "sync", "--api-key-file", huge, key = false, timeout = 20 }, 2, "larger than")
+      os.remove(huge)
+      assert_failure(run{ "sync", "--api-key-file", "/dev/zero", key = false, timeout = 20 }, 2,
+        "not a regular file")
+    end)
+
+    it("names no internal file when the answer has an unexpected shape", function()
+      for _, command in ipairs({ "pending", "sync" }) do
+        local r = run{ command, url = "bad-shape" }
+        local lines = assert_failure(r, 5, "unexpected answer")
+        assert.is_nil(lines[1]:find("%.lua:%d+"), lines[1])
+      end
     end)
   end)
 

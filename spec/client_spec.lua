@@ -484,6 +484,17 @@ describe("leadconduit client", function()
       check_error(res, err, { kind = "network", retryable = true, attempts = 2, message = "headers" })
     end)
 
+    it("too_large, not a raise, for a header line of 16 MiB (libcurl's out-of-memory code)", function()
+      local c = client(srv.raw_url .. "/long-header", { max_retries = 2 })
+      local ok, res, err = pcall(c.sync_account, c)
+      assert(ok, "sync_account raised: " .. tostring(res))
+      check_error(res, err, { kind = "too_large", retryable = false, attempts = 1, message = "header" })
+      -- and the client is still usable
+      res, err = sync(srv:raw("after-long-header", "HTTP/1.1 200 OK\r\nContent-Length: "
+        .. #'{"success":true,"account":{}}' .. '\r\n\r\n{"success":true,"account":{}}'))
+      assert.is_table(res, tostring(err))
+    end)
+
     it("no status after only a 1xx response and a timeout: a status is a final response's", function()
       local res, err = sync(srv.early_hints_url, { timeout = 0.5 })
       check_error(res, err, { kind = "timeout", retryable = true, attempts = 1 })

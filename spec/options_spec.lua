@@ -161,10 +161,10 @@ describe("leadconduit.new{ api_key_file = }", function()
   end)
 
   it("raises for a missing, empty, oversized or non-regular file, naming the path", function()
-    raises("cannot read the API key file: cannot read " .. (dir .. "/none"):gsub("%p", "%%%0"),
+    raises("cannot read the API key file " .. (dir .. "/none"):gsub("%p", "%%%0") .. ": No such file",
       { api_key_file = dir .. "/none" })
     raises("the API key file .-/empty is empty", { api_key_file = key_file("empty", "\n\n", "600") })
-    raises("does not start with a line of at most 4095 bytes",
+    raises("the API key file .-/long is larger than 4096 bytes",
       { api_key_file = key_file("long", ("k"):rep(5000), "600") })
     raises("is not a regular file", { api_key_file = dir })
     raises("api_key must be a non%-empty string of printable ASCII",

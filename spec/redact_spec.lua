@@ -60,4 +60,23 @@ describe("redact", function()
     assert.equal("k3y-secret", answer.account.api_key, "the original is left as it was")
     assert.is_nil(leadconduit.encode(shown):find("k3y-secret", 1, true))
   end)
+
+  it("scrubs a secret from object keys too, in a copy that loses no entry", function()
+    local key = "k3y-secret"
+    local answer = assert(leadconduit.decode(([[{"account":{"partners":{"KEY":{"KEY":"v","n":1},
+      "xKEYy":2,"[REDACTED]":3,"list":[{"KEY":4}]}}}]]):gsub("KEY", key), nil))
+    local shown = redact.fields(answer, redact.secrets(key))
+    local text = leadconduit.encode(shown)
+    assert.is_nil(text:find(key, 1, true), text)
+    local partners = shown.account.partners
+    assert.equal(2, partners["x" .. redact.MARK .. "y"])
+    assert.same({ [redact.MARK] = 4 }, partners.list[1])
+    -- "[REDACTED]" was a key already: the scrubbed key takes the next free name, none is lost
+    local n = 0
+    for _ in pairs(partners) do n = n + 1 end
+    assert.equal(4, n)
+    assert.equal(3, partners[redact.MARK])
+    assert.same({ n = 1, [redact.MARK] = "v" }, partners[redact.MARK .. "#2"])
+    assert.equal(1, answer.account.partners[key].n, "the original is left as it was")
+  end)
 end)

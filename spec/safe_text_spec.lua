@@ -9,6 +9,8 @@ describe("safe_text", function()
     "\226\128\170", "\226\128\171", "\226\128\172", "\226\128\173", "\226\128\174", -- U+202A-202E
     "\226\129\166", "\226\129\167", "\226\129\168", "\226\129\169",       -- U+2066-2069
     "\239\187\191",                                                       -- U+FEFF
+    "\226\128\142", "\226\128\143", "\216\156",                             -- U+200E, 200F, 061C
+    "\239\191\185", "\239\191\186", "\239\191\187",                        -- U+FFF9-FFFB
   }
 
   it("shows every control and invisible character as ? for a terminal", function()
@@ -25,6 +27,7 @@ describe("safe_text", function()
 
   it("leaves every other character alone, visible non-ASCII text included", function()
     local fine = "Société Générale — 株式会社 🚀 \226\128\166 \226\128\175 \226\129\165 \239\187\190"
+      .. " \226\128\141 \226\128\144 \216\155 \239\191\184 \239\191\188 عربي עברית" -- their neighbours
     assert.equal(fine, safe_text.printable(fine))
     assert.equal(fine, safe_text.one_line(fine))
   end)

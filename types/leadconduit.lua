@@ -120,7 +120,7 @@ function leadconduit.encode(value, opts) end
 ---| "timeout"           # connect, attempt or max_time ran out
 ---| "network"           # DNS, refused, reset, other transport failure
 ---| "tls"               # certificate or handshake failure
----| "too_large"         # body over max_response_bytes
+---| "too_large"         # body over max_response_bytes, or a header line longer than libcurl takes
 ---| "decode"            # 2xx body that is not JSON
 ---| "api"               # 2xx JSON without success = true and an account object
 ---| "unsupported_phase" # inside nginx, a phase that cannot do network I/O

@@ -2,7 +2,8 @@
 --
 -- Data in, data out. Objects are compared key by key, down to their leaves; arrays whose entries
 -- are all objects with distinct ids are matched by id (so a reordered list is no change); other
--- arrays compare as whole values. Secrets (api_key, *_api_key) never appear in a record.
+-- arrays compare as whole values. Secrets (api_key, *_api_key) never appear in a record: a value
+-- reported whole goes through redact.fields, the rule every value leaving the library follows.
 
 local core = require "leadconduit.core"
 local redact = require "leadconduit.redact"
@@ -17,12 +18,19 @@ local function is_object(v)
   return type(v) == "table" and not is_array(v)
 end
 
--- Deep equality of decoded JSON values (null by identity, numbers by value).
+-- A secret that one side holds as HIDDEN (an answer saved by `leadconduit sync --json`) is
+-- unknown there: no difference can be seen.
+local function unknown_secret(key, old, new)
+  return redact.is_secret_field(key) and (old == redact.HIDDEN or new == redact.HIDDEN)
+end
+
+-- Deep equality of decoded JSON values (null by identity, numbers by value), an unknown secret
+-- equal to any.
 local function same(a, b)
   if a == b then return true end
   if type(a) ~= "table" or type(b) ~= "table" or is_array(a) ~= is_array(b) then return false end
   for k, v in pairs(a) do
-    if not same(v, b[k]) then return false end
+    if not (same(v, b[k]) or unknown_secret(k, v, b[k])) then return false end
   end
   for k in pairs(b) do
     if a[k] == nil then return false end
@@ -52,15 +60,15 @@ end
 
 local compare
 
--- One record; the values of a secret field become redact.HIDDEN. A secret that one side holds
--- as HIDDEN already (an answer saved by `leadconduit sync --json`) is unknown, not changed.
+-- One record; the values of a secret field become redact.HIDDEN, and so do the secret fields
+-- inside a value reported whole. An unknown secret is not changed.
 local function record(out, op, path, key, old, new)
   if redact.is_secret_field(key) then
-    if old == redact.HIDDEN or new == redact.HIDDEN then return end
+    if unknown_secret(key, old, new) then return end
     if old ~= nil then old = redact.HIDDEN end
     if new ~= nil then new = redact.HIDDEN end
   end
-  out[#out + 1] = { op = op, path = path, old = old, new = new }
+  out[#out + 1] = { op = op, path = path, old = redact.fields(old), new = redact.fields(new) }
 end
 
 local function compare_value(out, path, key, old, new)

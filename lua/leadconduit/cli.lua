@@ -274,20 +274,30 @@ local function sync(opts, key_source)
   return res
 end
 
+-- The largest saved answer read: eight times the largest answer the tool accepts from the
+-- server (max_response_bytes' default), room for --json's indentation. Anything larger is no
+-- file this tool wrote, and is not read into memory.
+local MAX_SAVED_BYTES = 64 * 1024 * 1024
+
 -- The answer saved in FILE by `sync --json` or `changes --save`; nil when FILE is missing and
--- --save will create it. Read before the sync, so that a bad FILE costs no request.
+-- --save will create it. Read before the sync, so that a bad FILE costs no request; only a
+-- regular file is opened (a FIFO or /dev/zero would block or never end).
 local function read_saved(path, save)
-  local f, err, code = io.open(path, "rb")
-  if not f then
-    if save and code == 2 then return nil end -- ENOENT: the first run of a cron job
-    fail(EXIT.usage, "cannot read the saved answer: " .. tostring(err))
+  local text, why, detail = core.read_file(path, MAX_SAVED_BYTES)
+  if not text then
+    if save and why == "missing" then return nil end -- the first run of a cron job
+    if why == "not_file" then
+      fail(EXIT.usage, ("cannot read the saved answer: %s is not a regular file"):format(path))
+    elseif why == "too_large" then
+      fail(EXIT.usage, ("cannot read the saved answer: %s is larger than %d MiB"):format(path,
+        MAX_SAVED_BYTES / 1048576))
+    end
+    fail(EXIT.usage, ("cannot read the saved answer: %s: %s"):format(path, detail))
   end
-  local text = f:read("*a")
-  f:close()
-  local saved, why = leadconduit.decode(text or "")
+  local saved, err = leadconduit.decode(text)
   if type(saved) ~= "table" or type(saved.account) ~= "table" then
     fail(EXIT.usage, ("%s does not hold a saved answer (what `leadconduit sync --json` prints): %s")
-      :format(path, why or "no account object"))
+      :format(path, err or "no account object"))
   end
   return saved
 end
@@ -340,12 +350,13 @@ end
 function commands.changes(res, args, saved)
   local found = setmetatable({}, leadconduit.array_mt)
   if saved then found = leadconduit.changes(saved.account, res.account) end
+  local result = records(args, function(tsv) return output.change_rows(found, tsv) end, found)
   if args.save then
     -- The real values (hence mode 0600): a key rotated since is reported next time, redacted.
-    local ok, err = core.write_private(args.since, output.json(res) .. "\n")
-    if not ok then fail(EXIT.failure, "cannot save the answer: " .. err) end
+    -- Written by main() only once the changes are out: a run whose output is lost must not
+    -- leave FILE saying that nothing changed.
+    result.save = { path = args.since, text = output.json(res) .. "\n" }
   end
-  local result = records(args, function(tsv) return output.change_rows(found, tsv) end, found)
   result.status = #found > 0 and EXIT.negative or EXIT.ok
   return result
 end
@@ -402,11 +413,16 @@ local function run(argv, out)
   local ok, result = pcall(commands[args.command], res, args, saved)
   if not ok then
     if type(result) == "table" then error(result, 0) end
-    fail(EXIT.failure, "unexpected answer: " .. tostring(result))
+    -- A shape the commands refuse: the reason, not where in the tool it was found.
+    fail(EXIT.failure, "unexpected answer: " .. tostring(result):gsub("^[^\n]-%.lua:%d+: ", ""))
   end
   out.text = render(result, args, out.secrets)
+  out.save = result.save
   return result.status or EXIT.ok
 end
+
+-- For spec/changes_fuzz_spec.lua: what a command's result prints, through the same code.
+cli.commands, cli.render = commands, render
 
 local EPIPE = 32 -- Linux
 
@@ -438,6 +454,13 @@ function cli.main(argv)
     if not written then
       if code == EPIPE then return EXIT.pipe end
       io.stderr:write("leadconduit: cannot write the output: ", tostring(err), "\n")
+      return EXIT.failure
+    end
+  end
+  if out.save then
+    local saved, err = core.write_private(out.save.path, out.save.text)
+    if not saved then
+      io.stderr:write("leadconduit: cannot save the answer: ", redact.scrub(err, out.secrets), "\n")
       return EXIT.failure
     end
   end

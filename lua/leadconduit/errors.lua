@@ -134,6 +134,9 @@ local function failure_kind(outcome)
   local code = outcome.curl_code
   if code == "CURLE_OPERATION_TIMEDOUT" then return "timeout" end
   if code == "CURLE_WRITE_ERROR" and outcome.body_too_large then return "too_large" end
+  -- libcurl 7.88 ends a response whose header line passes its limit (100 KiB) with
+  -- CURLE_OUT_OF_MEMORY, 8.6 with CURLE_TOO_LARGE; either way no retry gets a smaller one.
+  if code == "CURLE_OUT_OF_MEMORY" or code == "CURLE_TOO_LARGE" then return "too_large" end
   if code == "CURLE_BAD_CONTENT_ENCODING" then return "decode" end
   if code == "CURLE_SSL_CONNECT_ERROR" then
     -- A peer that resets or closes the socket during the handshake is a transport failure
@@ -240,8 +243,10 @@ function errors.classify(outcome, secrets)
     if kind == "too_large" then
       -- libcurl only knows that its write callback refused the data ("Failure writing
       -- output to destination"), which reads like a local disk problem.
-      return "too_large", "the response body is larger than max_response_bytes",
-        { status = status, retryable = false }
+      local message = outcome.body_too_large and "the response body is larger than max_response_bytes"
+        or "the response is larger than can be held (a header line longer than libcurl accepts,"
+          .. " or no memory left)"
+      return "too_large", message, { status = status, retryable = false }
     end
     return kind, one_line(outcome.curl_message or outcome.curl_code, secrets),
       { status = status, retryable = kind == "network" or kind == "timeout" }

@@ -99,18 +99,44 @@ end
 
 redact.HIDDEN = "(redacted)"
 
+-- The name a scrubbed object key takes in the copy: itself, or "<scrubbed>#<n>" for the first n
+-- that no other key of the object holds, so that no entry is lost and none shows a secret.
+local function free_key(scrubbed, taken, secrets)
+  local name, n = scrubbed, 1
+  while taken[name] ~= nil or shows_any(name, secrets) do
+    n = n + 1
+    name = scrubbed .. "#" .. n
+  end
+  return name
+end
+
 --- fields(value, secrets) -> a copy of a decoded JSON value in which every api_key and
--- *_api_key field holds HIDDEN and no string shows a secret (metatables such as array_mt kept).
+-- *_api_key field holds HIDDEN and no string, value or object key, shows a secret (metatables
+-- such as array_mt kept). The one rule for every value that leaves the library: the CLI's
+-- output in all its forms, changes() records, the account cache's shared dict.
 function redact.fields(value, secrets)
   if type(value) == "string" then return redact.scrub(value, secrets) end
   if type(value) ~= "table" then return value end
-  local copy = {}
+  local copy, renamed = {}, {}
   for k, v in pairs(value) do
+    local shown
     if redact.is_secret_field(k) and v ~= nil and type(v) ~= "table" then
-      copy[k] = redact.HIDDEN
+      shown = redact.HIDDEN
     else
-      copy[k] = redact.fields(v, secrets)
+      shown = redact.fields(v, secrets)
     end
+    local name = type(k) == "string" and redact.scrub(k, secrets) or k
+    if name == k then
+      copy[k] = shown
+    else
+      renamed[#renamed + 1] = { name = name, value = shown, original = k }
+    end
+  end
+  -- Renamed keys last, in the order of their original names, so that which one gets "#2" does
+  -- not depend on pairs(); the keys that show no secret keep their names.
+  table.sort(renamed, function(a, b) return a.original < b.original end)
+  for _, entry in ipairs(renamed) do
+    copy[free_key(entry.name, copy, secrets)] = entry.value
   end
   return setmetatable(copy, getmetatable(value))
 end

@@ -37,6 +37,8 @@
 --   invalid-json, truncated-json, empty-body, html-200     200 with a body that is not JSON
 --   success-false, no-account, account-not-table, account-array, account-null, not-object
 --                                200 JSON that is not a usable answer
+--   key-as-key                   200, an account holding the API key as object keys
+--   bad-shape                    200, an account whose pending_sellers is a string
 --   short-body                   Content-Length larger than what is sent, then the connection closes
 --   slow/<ms>[/<fixture>]        answers after ms milliseconds
 --   hang                         never answers
@@ -60,6 +62,9 @@
 --   srv.silent_url               TCP that accepts and never answers (the handshake hangs)
 --   srv.headers_cut_url          plain HTTP that sends a status line and one header, then closes
 --   srv.early_hints_url          plain HTTP that sends a whole 103 Early Hints block, then nothing
+--   srv:raw(name, bytes)         -> a base_url whose requests get exactly `bytes` as the response
+--                                (status line, headers, body) over plain HTTP, then a close
+--   srv.raw_url .. "/long-header"  plain HTTP, a 200 whose one header line is 16 MiB long
 --   srv.refused_url              a port nobody listens on (connection refused)
 
 local socket = require "socket"
@@ -159,6 +164,13 @@ local function control(self, path)
   return assert(response and response:match("\r\n\r\n(.*)$"), "mock_server: no answer to " .. path)
 end
 
+-- A base_url whose requests are answered with exactly `bytes` (tcp_server.lua's raw listener).
+function Server:raw(name, bytes)
+  assert(name:match("^[%w_-]+$"), "mock_server: raw names are letters, digits, - and _")
+  write_file(self.prefix .. "/raw/" .. name, bytes)
+  return self.raw_url .. "/" .. name
+end
+
 -- Sets what the "switch" scenario of a token answers: "ok", a status code, or "hang".
 function Server:switch(token, state)
   control(self, ("/_set/%s/%s"):format(token, state))
@@ -234,7 +246,7 @@ local function start_tcp_server(srv)
   for _ = 1, 250 do
     local ports = read_file(portfile)
     if ports then
-      for _, name in ipairs({ "reset", "silent", "cut", "hints" }) do
+      for _, name in ipairs({ "reset", "silent", "cut", "hints", "raw" }) do
         srv.ports[name] = tonumber(ports:match(name .. "=(%d+)"))
       end
       return
@@ -298,7 +310,7 @@ function mock.start(opts)
     nginx_bin = opts.nginx or NGINX,
   }, Server)
   guard(srv)
-  run("mkdir -p " .. shell_quote(prefix .. "/tmp"))
+  run("mkdir -p " .. shell_quote(prefix .. "/tmp") .. " " .. shell_quote(prefix .. "/raw"))
   start_watchdog(srv)
 
   local ok, err = pcall(function()
@@ -338,6 +350,7 @@ function mock.start(opts)
   srv.silent_url = ("https://127.0.0.1:%d"):format(srv.ports.silent)
   srv.headers_cut_url = ("http://127.0.0.1:%d"):format(srv.ports.cut)
   srv.early_hints_url = ("http://127.0.0.1:%d"):format(srv.ports.hints)
+  srv.raw_url = ("http://127.0.0.1:%d"):format(srv.ports.raw)
   srv.refused_url = ("https://127.0.0.1:%d"):format(srv.ports.refused)
   return srv
 end

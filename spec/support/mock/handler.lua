@@ -294,6 +294,19 @@ scenarios["account-array"] = function() return send(200, '{"success":true,"accou
 scenarios["account-null"] = function() return send(200, '{"success":true,"account":null}') end
 scenarios["not-object"] = function() return send(200, '[{"success":true}]') end
 
+-- The API key as an object key, where values are scrubbed and keys were not (issue 29).
+scenarios["key-as-key"] = function()
+  local body = ('{"success":true,"account":{"id":"5fd4371e940df5a34a3888b2","name":"Key Keeper",'
+    .. '"integrations":{"@K@":{"enabled":true}},"@K@":"a key as a key","x@K@x":{"@K@":1}}}')
+  return send(200, (body:gsub("@K@", function() return config.api_key end)))
+end
+
+-- A usable answer whose pending_sellers is no array: the CLI's commands meet a shape they refuse.
+scenarios["bad-shape"] = function()
+  return send(200, '{"success":true,"account":{"id":"5fd4371e940df5a34a3888b2","name":"Odd",'
+    .. '"pending_sellers":"x","pending_buyers":[1],"features":{}}}')
+end
+
 -- Headers announce more than is sent, then the connection closes.
 scenarios["short-body"] = function()
   local body = fixture("reference")

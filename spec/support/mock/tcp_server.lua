@@ -1,14 +1,17 @@
 -- tcp_server.lua — the raw TCP misbehaviours nginx cannot produce, for mock_server.lua.
 --
 -- Usage: lua tcp_server.lua <portfile> <prefix-dir>. Listens on free loopback ports and writes
--- "reset=<port> silent=<port> cut=<port> hints=<port>" to <portfile>:
+-- "reset=<port> silent=<port> cut=<port> hints=<port> raw=<port>" to <portfile>:
 --   reset   accepts, waits for the client's first bytes (its TLS ClientHello) and closes with
 --           SO_LINGER 0: a TCP RST before any TLS byte is answered (resetting before the client's
 --           first write would race with its connect());
 --   silent  accepts and never says a word (a TLS handshake that never completes);
 --   cut     plain HTTP: answers a request with a status line and one header, then closes before
 --           the blank line that would end the header block;
---   hints   plain HTTP: answers with a complete 103 Early Hints block, then nothing more.
+--   hints   plain HTTP: answers with a complete 103 Early Hints block, then nothing more;
+--   raw     plain HTTP: a request for /<name>/... gets the bytes of <prefix-dir>/raw/<name> as the
+--           whole response (status line, headers, body), then the connection closes; /long-header/...
+--           gets a 200 whose one header line is 16 MiB long.
 -- Exits when <prefix-dir> goes.
 
 local socket = require "socket"
@@ -16,7 +19,7 @@ local socket = require "socket"
 local portfile, prefix = arg[1], arg[2]
 
 local listeners = {}
-for _, name in ipairs({ "reset", "silent", "cut", "hints" }) do
+for _, name in ipairs({ "reset", "silent", "cut", "hints", "raw" }) do
   listeners[name] = assert(socket.bind("127.0.0.1", 0, 64))
   listeners[name]:settimeout(0)
 end
@@ -36,8 +39,8 @@ end
 do
   local tmp = portfile .. ".tmp"
   local f = assert(io.open(tmp, "w"))
-  f:write(("reset=%d silent=%d cut=%d hints=%d\n"):format(port_of(reset), port_of(silent),
-    port_of(listeners.cut), port_of(listeners.hints)))
+  f:write(("reset=%d silent=%d cut=%d hints=%d raw=%d\n"):format(port_of(reset), port_of(silent),
+    port_of(listeners.cut), port_of(listeners.hints), port_of(listeners.raw)))
   f:close()
   assert(os.rename(tmp, portfile))
 end
@@ -47,6 +50,22 @@ local doomed = {} -- the held connections of the reset port
 local answer_of = {} -- the held connections of the plain-HTTP ports: what they send
 local listener_of, kind_of = {}, {} -- the name of each listener; of each connection, its listener's
 for name, server in pairs(listeners) do listener_of[server] = name end
+
+local LONG_HEADER = 16 * 1024 * 1024
+
+-- The whole response the raw listener sends for a request whose head is `head`.
+local function raw_answer(head)
+  local name = head:match("^%u+ /([%w_-]+)/")
+  if name == "long-header" then
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Long: " .. ("a"):rep(LONG_HEADER)
+      .. "\r\nContent-Length: 2\r\n\r\n{}"
+  end
+  local f = name and io.open(prefix .. "/raw/" .. name, "rb")
+  if not f then return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n" end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
 
 local function alive()
   local f = io.open(prefix .. "/mock_config.lua", "r")
@@ -81,7 +100,13 @@ while alive() do
         local data, why, partial = s:receive(65536)
         err = why
         local got = data or partial or ""
-        if answer_of[s] and got:find("\r\n\r\n", 1, true) then
+        if kind_of[s] == "raw" and got:find("\r\n\r\n", 1, true) then
+          -- Blocking, with a bound: the client may stop reading (libcurl gives up on a long
+          -- header line); the close then tells it where the response ends.
+          s:settimeout(10)
+          s:send(raw_answer(got))
+          err = "closed"
+        elseif answer_of[s] and got:find("\r\n\r\n", 1, true) then
           s:send(answer_of[s])
           if kind_of[s] == "cut" then err = "closed" end
           answer_of[s] = nil
