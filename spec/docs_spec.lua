@@ -66,13 +66,15 @@ end)
 
 describe("the bash completion completions/leadconduit", function()
   -- What the completion offers for the words given (the last one is being completed).
+  -- compopt only works inside a real completion: a stand-in records what it was asked
+  -- (offered["compopt -o filenames"]).
   local function complete(...)
     local words = { "leadconduit", ... }
     local quoted = {}
     for i, w in ipairs(words) do quoted[i] = sys.quote(w) end
-    local script = ("source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _leadconduit;"
-      .. " printf '%%s\\n' \"${COMPREPLY[@]}\""):format(sys.quote(ROOT .. "/completions/leadconduit"),
-      table.concat(quoted, " "), #words - 1)
+    local script = ("compopt() { printf 'compopt %%s\\n' \"$*\"; }; source %s; COMP_WORDS=(%s);"
+      .. " COMP_CWORD=%d; _leadconduit; printf '%%s\\n' \"${COMPREPLY[@]}\""):format(
+      sys.quote(ROOT .. "/completions/leadconduit"), table.concat(quoted, " "), #words - 1)
     local offered = {}
     for line in sys.capture("bash -c " .. sys.quote(script)):gmatch("[^\n]+") do offered[line] = true end
     return offered
@@ -87,7 +89,7 @@ describe("the bash completion completions/leadconduit", function()
   it("offers every option the tool accepts, after the command it belongs to", function()
     for _, option in ipairs(accepted()) do
       local flag = option[2]
-      if flag ~= "-h" then
+      if not flag:match("^%-%a$") then -- -h and -V: their long forms are offered
         local offered = option[1] == "" and complete("--") or complete(option[1], "--")
         assert.is_true(offered[flag], flag .. (option[1] ~= "" and " after " .. option[1] or ""))
       end
@@ -101,6 +103,37 @@ describe("the bash completion completions/leadconduit", function()
     for _, name in ipairs(features.DOCUMENTED) do assert.is_true(offered[name], name) end
     assert.same({ firehose = true }, complete("--json", "feature", "fire"))
     assert.is_true(complete("--api-key-file", "")["-"])
+  end)
+
+  it("offers --tsv only where the tool takes it: not after sync, feature NAME or help", function()
+    for _, command in ipairs({ "pending", "features", "changes" }) do
+      assert.is_true(complete(command, "--")["--tsv"], command)
+    end
+    assert.is_true(complete("--")["--tsv"]) -- before any command it may still be right
+    assert.is_nil(complete("sync", "--")["--tsv"])
+    assert.is_nil(complete("--json", "sync", "--t")["--tsv"])
+    assert.is_nil(complete("feature", "firehose", "--")["--tsv"])
+    assert.is_true(complete("feature", "firehose", "--")["--json"])
+  end)
+
+  it("offers the commands after help", function()
+    local offered = complete("help", "")
+    for _, c in ipairs(cli.COMMANDS) do assert.is_true(offered[c.name], c.name) end
+    assert.same({ changes = true }, complete("help", "ch"))
+    assert.same({}, complete("help", "sync", ""))
+  end)
+
+  it("completes file arguments as file names (a directory with its /), and nothing else", function()
+    local dir = sys.tempdir("completion")
+    assert(sys.run("mkdir -p " .. sys.quote(dir .. "/state.d")))
+    for _, option in ipairs({ "--api-key-file", "--ca-file", "--since" }) do
+      local offered = complete(option, dir .. "/sta")
+      assert.is_true(offered["compopt -o filenames"], option)
+      assert.is_true(offered[dir .. "/state.d"], option)
+    end
+    assert.is_nil(complete("")["compopt -o filenames"])
+    assert.is_nil(complete("feature", "")["compopt -o filenames"])
+    sys.run("rm -rf " .. sys.quote(dir))
   end)
 end)
 
