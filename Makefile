@@ -86,7 +86,7 @@ install: $(MODULE)
 	install -m 0644 doc/leadconduit.1 $(DESTDIR)$(INST_MANDIR)/leadconduit.1
 	install -m 0644 completions/leadconduit $(DESTDIR)$(INST_COMPDIR)/leadconduit
 	sed -e '1s|^#!.*|#!$(LUA_INTERPRETER)|' \
-	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|package.path = [==[$(INST_LUADIR)/?.lua;]==] .. package.path; package.cpath = [==[$(INST_LIBDIR)/?.so;]==] .. package.cpath|' \
+	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|pinned = { lua = [==[$(INST_LUADIR)]==], lib = [==[$(INST_LIBDIR)]==] }|' \
 	    bin/leadconduit > $(DESTDIR)$(INST_BINDIR)/leadconduit && chmod 0755 $(DESTDIR)$(INST_BINDIR)/leadconduit
 
 uninstall:
@@ -94,13 +94,12 @@ uninstall:
 	rm -f $(DESTDIR)$(INST_MANDIR)/leadconduit.1 $(DESTDIR)$(INST_COMPDIR)/leadconduit
 	rm -rf $(DESTDIR)$(INST_LUADIR)/leadconduit
 
-# The LuaRocks build of this checkout, with what Debian's LuaRocks needs (rockspec/*.rockspec):
+# The LuaRocks build of this checkout, as rockspec/*.rockspec says to run it:
 # make rock [LUA_VERSION=5.4] [ROCK_TREE=dir] (default: the user's tree, ~/.luarocks)
 ROCKSPEC ?= rockspec/leadconduit-scm-1.rockspec
 rock:
 	luarocks make --lua-version=$(LUA_ABI) --deps-mode=none $(if $(ROCK_TREE),--tree=$(ROCK_TREE),--local) \
-	  $(ROCKSPEC) CURL_INCDIR=$(shell $(PKG_CONFIG) --variable=includedir libcurl) \
-	  CURL_LIBDIR=$(shell $(PKG_CONFIG) --variable=libdir libcurl)
+	  $(ROCKSPEC)
 
 # Every build output lives under build/; a LuaRocks build writes there too (BUILD_DIR=build/rock).
 # The two files of the root are what other build tools leave: a stray leadconduit.so in the
