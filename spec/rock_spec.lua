@@ -81,7 +81,7 @@ describe("LuaRocks", function()
   end)
 
   for _, rockspec in ipairs(rockspecs()) do
-    it(rockspec .. " builds as written with --tree DIR, and its leadconduit runs with no environment", function()
+    it(rockspec .. " builds as written with --tree DIR; its leadconduit runs with no environment", function()
       local tree = dir .. "/tree-" .. rockspec
       local ok, log = in_src(("luarocks make --lua-version=5.4 --deps-mode=none rockspec/%s --tree %s")
         :format(quote(rockspec), quote(tree)))
