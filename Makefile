@@ -5,6 +5,7 @@
 #                                           bash completion, the LuaCATS annotations
 #   make test                               deps, lint, the busted suite on every installed interpreter
 #   make demo                               sync against the mock server and print a summary
+#   make mock                               the mock server in the foreground, for your own tries
 
 LUA_VERSION ?= 5.4
 PREFIX      ?= /usr/local
@@ -157,6 +158,13 @@ demo: deps-demo
 	@$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX) >/dev/null
 	LEADCONDUIT_PREFIX=$(DEMO_PREFIX) LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) examples/demo.lua
+
+# The mock LeadConduit server for your own scripts and nginx configs, in the foreground until
+# Ctrl-C or SIGTERM. It first prints three lines a shell can eval (LEADCONDUIT_BASE_URL,
+# LEADCONDUIT_CA_FILE, LEADCONDUIT_API_KEY); README.md lists its scenarios.
+.PHONY: mock
+mock: deps-demo
+	@LUA_PATH='spec/?.lua;;' lua5.4 spec/support/run_mock.lua
 
 # bench/request.lua: sync_account vs the same request from a plain C libcurl loop.
 BENCH_LOOP := build/bench/curl_loop
