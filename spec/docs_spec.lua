@@ -180,8 +180,135 @@ describe("the LuaCATS annotations types/leadconduit.lua", function()
     local kinds = {}
     for kind in source:gmatch('\n%-%-%-| "([%w_]+)"') do kinds[kind] = true end
     for _, kind in ipairs({ "auth", "rate_limited", "http", "timeout", "network", "tls", "too_large",
-                            "decode", "api", "unsupported_phase", "unavailable" }) do
+                            "decode", "api", "unsupported_phase", "unavailable", "config" }) do
       assert.is_true(kinds[kind], kind)
     end
+  end)
+end)
+
+-- The annotations' classes, read as lua-language-server reads them, against the code itself.
+describe("the LuaCATS classes of types/leadconduit.lua", function()
+  local source = sys.slurp(ROOT .. "/types/leadconduit.lua")
+
+  -- { [class] = { [field] = { type = <text>, optional = <bool> } } } and the methods annotated
+  -- as `function <Local>:<name>` after `---@class <class>` / `local <Local> = {}`.
+  local classes, methods = {}, {}
+  do
+    local current, fields
+    for line in source:gmatch("([^\n]*)\n") do
+      local class = line:match("^%-%-%-@class ([%w_.]+)")
+      if class then
+        current, fields = class, {}
+        classes[class] = fields
+      elseif current and line:match("^%-%-%-@field ") then
+        local name, optional, rest = line:match("^%-%-%-@field ([%w_]+)(%??) (.*)$")
+        assert.truthy(name, line)
+        -- a function type holds spaces: fun(self: T): R
+        local type_text = rest:match("^fun%b()%s*:%s*[%w_.]+") or rest:match("^fun%b()")
+          or rest:match("^%S+")
+        fields[name] = { type = type_text, optional = optional == "?" or type_text:match("|nil$") ~= nil }
+      elseif current and line:match("^local [%w_]+ = {}") then
+        local var = line:match("^local ([%w_]+)")
+        methods[current] = {}
+        for method in source:gmatch("\nfunction " .. var .. ":([%w_]+)%(") do
+          methods[current][method] = true
+        end
+        current = nil
+      elseif not line:match("^%-%-%-") then
+        current = nil
+      end
+    end
+  end
+
+  local options_source = sys.slurp(ROOT .. "/lua/leadconduit/options.lua")
+  local function names_in(table_name)
+    local body = assert(options_source:match("local " .. table_name .. " = (%b{})"), table_name)
+    local names = {}
+    for name in body:gmatch("([%w_]+) = true") do names[#names + 1] = name end
+    assert.is_true(#names > 0, table_name)
+    return names
+  end
+
+  it("lets a pending partner be made by hand: no field is required", function()
+    local partner = assert(classes["leadconduit.PendingPartner"])
+    local n = 0
+    for name, field in pairs(partner) do
+      assert.is_true(field.optional, "PendingPartner." .. name .. " is required")
+      n = n + 1
+    end
+    assert.is_true(n >= 4)
+    -- README's own call type-checks: is_expired takes a PendingPartner
+    local block, in_block = {}, false
+    for line in source:gmatch("([^\n]*)\n") do
+      if line:match("^function leadconduit%.is_expired%(") then break end
+      if line:match("^%-%-%-") then
+        if not in_block then block = {} end
+        block[#block + 1], in_block = line, true
+      elseif line ~= "" then
+        in_block = false
+      end
+    end
+    local text = table.concat(block, "\n")
+    assert.truthy(text:find("---@param entry leadconduit.PendingPartner", 1, true), text)
+  end)
+
+  it("annotates every option new() accepts", function()
+    local annotated = assert(classes["leadconduit.Options"])
+    local candidates = names_in("KNOWN")
+    for name in pairs(require("leadconduit.options").DEFAULTS) do candidates[#candidates + 1] = name end
+    local n = 0
+    for _, name in ipairs(candidates) do
+      local ok, err = pcall(leadconduit.new, { api_key = "k3y", [name] = name ~= "api_key" and {} or "k3y" })
+      if ok then err:close() end
+      if ok or not tostring(err):find("unknown option", 1, true) then
+        assert.is_table(annotated[name], "option " .. name .. " is not annotated")
+        n = n + 1
+      end
+    end
+    assert.is_true(n >= 11)
+    -- and one that new() refuses is refused by these annotations too
+    assert.is_nil(annotated.apikey)
+  end)
+
+  it("annotates every option account_cache() and sync_account() accept", function()
+    local annotated = assert(classes["leadconduit.AccountCacheOptions"])
+    for _, name in ipairs(names_in("CACHE_KNOWN")) do
+      assert.is_table(annotated[name], "account_cache option " .. name .. " is not annotated")
+    end
+    assert.equal("leadconduit.Options", annotated.client.type)
+    local sync = assert(classes["leadconduit.SyncOptions"])
+    local c = leadconduit.new{ api_key = "k3y" }
+    for name in pairs(sync) do
+      local _, err = pcall(c.sync_account, c, { [name] = 1 })
+      assert.is_nil(tostring(err):find("unknown option", 1, true), name)
+    end
+    c:close()
+  end)
+
+  it("annotates a client's metamethods: __close and __tostring", function()
+    local annotated = assert(classes["leadconduit.Client"])
+    local c = leadconduit.new{ api_key = "k3y" }
+    local n = 0
+    for name in pairs(getmetatable(c)) do
+      -- __index and __name are how, __gc is never called by hand
+      if name ~= "__index" and name ~= "__gc" and name ~= "__name" and name ~= "__metatable" then
+        assert.is_table(annotated[name], "Client." .. name .. " is not annotated")
+        assert.matches("^fun%(self: leadconduit%.Client%)", annotated[name].type)
+        n = n + 1
+      end
+    end
+    c:close()
+    assert.is_true(n >= 2)
+    assert.is_true(methods["leadconduit.Client"].sync_account and methods["leadconduit.Client"].close)
+  end)
+
+  it("annotates every method of an account cache", function()
+    local cache_source = sys.slurp(ROOT .. "/lua/leadconduit/account_cache.lua")
+    local n = 0
+    for name in cache_source:gmatch("\nfunction Cache:([%w_]+)%(") do
+      assert.is_true(methods["leadconduit.AccountCache"][name], "cache:" .. name .. " is not annotated")
+      n = n + 1
+    end
+    assert.is_true(n >= 4)
   end)
 end)
