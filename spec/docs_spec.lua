@@ -312,3 +312,114 @@ describe("the LuaCATS classes of types/leadconduit.lua", function()
     assert.is_true(n >= 4)
   end)
 end)
+
+-- doc/reference.md: the project's own reference of its contract (a clone has nothing else).
+describe("the reference doc/reference.md", function()
+  local reference = sys.slurp(ROOT .. "/doc/reference.md")
+  local types = sys.slurp(ROOT .. "/types/leadconduit.lua")
+
+  local function mentions(name)
+    return reference:find("`" .. name .. "`", 1, true) or reference:find("`" .. name .. "(", 1, true)
+      or reference:find("`" .. name .. " ", 1, true) or reference:find("`" .. name .. "{", 1, true)
+  end
+
+  -- The fields of a ---@class in the annotations.
+  local function class_fields(class)
+    local block = assert(types:match("%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n[^%-]"), class)
+    local fields = {}
+    for name in block:gmatch("%-%-%-@field ([%w_]+)") do fields[#fields + 1] = name end
+    assert.is_true(#fields > 0, class)
+    return fields
+  end
+
+  it("describes every public field of the module", function()
+    local n = 0
+    for name in pairs(leadconduit) do
+      assert.truthy(mentions(name), "leadconduit." .. name .. " is not in doc/reference.md")
+      n = n + 1
+    end
+    assert.is_true(n >= 16)
+  end)
+
+  it("describes every option of new, sync_account, account_cache, decode and encode", function()
+    for _, class in ipairs({ "leadconduit.Options", "leadconduit.AccountCacheOptions",
+                             "leadconduit.SyncOptions", "leadconduit.DecodeOptions",
+                             "leadconduit.EncodeOptions" }) do
+      for _, name in ipairs(class_fields(class)) do
+        assert.truthy(mentions(name) or reference:find("opts." .. name, 1, true),
+          class .. "." .. name .. " is not in doc/reference.md")
+      end
+    end
+    assert.truthy(mentions("api_key_file"))
+  end)
+
+  it("describes every error kind and every field of an error", function()
+    local n = 0
+    for kind in types:gmatch('\n%-%-%-| "([%w_]+)"') do
+      assert.truthy(reference:find("\n| `" .. kind .. "` |", 1, true), "error kind " .. kind)
+      n = n + 1
+    end
+    assert.is_true(n >= 12)
+    for _, kind in ipairs({ "config", "unsupported_phase" }) do
+      assert.truthy(reference:find("\n| `" .. kind .. "` |", 1, true), kind)
+    end
+    for _, field in ipairs(class_fields("leadconduit.Error")) do
+      assert.truthy(reference:find("\n| `" .. field .. "` |", 1, true), "error field " .. field)
+    end
+  end)
+
+  it("describes every method of a client and of an account cache, metrics() included", function()
+    for method in types:gmatch("\nfunction Client:([%w_]+)%(") do
+      assert.truthy(reference:find("client:" .. method .. "(", 1, true), "client:" .. method)
+    end
+    local cache_methods = 0
+    for method in types:gmatch("\nfunction AccountCache:([%w_]+)%(") do
+      assert.truthy(reference:find("`cache:" .. method .. "(", 1, true), "cache:" .. method)
+      cache_methods = cache_methods + 1
+    end
+    assert.is_true(cache_methods >= 5)
+    for _, metric in ipairs({ "leadconduit_account_syncs_total", "leadconduit_account_sync_failures_total",
+                              "leadconduit_account_last_success_timestamp_seconds",
+                              "leadconduit_account_age_seconds", "leadconduit_account_fresh",
+                              "leadconduit_account_sync_duration_seconds" }) do
+      assert.truthy(reference:find("`" .. metric, 1, true), metric)
+    end
+  end)
+
+  it("describes every command, every option the tool accepts and every exit status", function()
+    for _, c in ipairs(cli.COMMANDS) do
+      assert.truthy(reference:find("\n| `" .. c.name, 1, true), "command " .. c.name)
+    end
+    for _, option in ipairs(accepted()) do
+      local flag = option[2]
+      assert.truthy(reference:find("`" .. flag .. "`", 1, true) or reference:find("`" .. flag .. " ", 1, true),
+        flag .. " is not in doc/reference.md")
+    end
+    for status = 0, 5 do
+      assert.truthy(reference:find("\n| " .. status .. " |", 1, true), "exit status " .. status)
+    end
+    assert.truthy(reference:find("make mock", 1, true))
+  end)
+end)
+
+-- What a user reads never sends them outside the repository.
+describe("user-facing documentation", function()
+  local files = { "README.md", "doc/reference.md", "doc/leadconduit.1", "CHANGELOG.md" }
+
+  it("points only at files the repository has, and never at API.md", function()
+    for _, file in ipairs(files) do
+      local text = sys.slurp(ROOT .. "/" .. file)
+      assert.is_nil(text:find("API.md", 1, true), file .. " mentions API.md")
+      assert.is_nil(text:find("../shared/", 1, true), file .. " points into ../shared/")
+      for target in text:gmatch("%]%(([^)#]+)[^)]*%)") do
+        if not target:match("^%a+:") then -- a URL
+          local dir = file:match("^(.*)/") or "."
+          assert.is_true(sys.run("test -e " .. sys.quote(ROOT .. "/" .. dir .. "/" .. target)),
+            file .. " links to " .. target .. ", which the repository lacks")
+        end
+      end
+    end
+    assert.truthy(sys.slurp(ROOT .. "/README.md"):find("](doc/reference.md)", 1, true),
+      "README does not link doc/reference.md")
+  end)
+end)
