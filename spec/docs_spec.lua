@@ -392,8 +392,8 @@ describe("the reference doc/reference.md", function()
     end
     for _, option in ipairs(accepted()) do
       local flag = option[2]
-      assert.truthy(reference:find("`" .. flag .. "`", 1, true) or reference:find("`" .. flag .. " ", 1, true),
-        flag .. " is not in doc/reference.md")
+      local found = reference:find("`" .. flag .. "`", 1, true) or reference:find("`" .. flag .. " ", 1, true)
+      assert.truthy(found, flag .. " is not in doc/reference.md")
     end
     for status = 0, 5 do
       assert.truthy(reference:find("\n| " .. status .. " |", 1, true), "exit status " .. status)
