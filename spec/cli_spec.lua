@@ -179,7 +179,8 @@ describe("leadconduit command-line tool", function()
         for _, word in ipairs({
           "sync", "pending", "--buyers", "--expired", "features", "feature NAME",
           "--api-key-file FILE", "--base-url URL", "--ca-file FILE", "--timeout SECONDS",
-          "--retries N", "--json", "--help", "--version",
+          "--retries N", "--json", "--help", "--version", "--connect-timeout SECONDS", "-V, --version",
+          "help [COMMAND]",
           "LEADCONDUIT_API_KEY", "LEADCONDUIT_BASE_URL", "LEADCONDUIT_CA_FILE",
           "0  success", "1  negative", "2  usage", "3  authentication", "4  temporary", "5  any other",
         }) do

@@ -48,14 +48,15 @@ describe("README.md", function()
 
   -- Runs a recipe with sh in the work directory, the tool and `mail` on PATH, the mock as the
   -- API (scenario); returns exit status, stdout, stderr, and what was mailed (then cleared).
-  local function run_recipe(name, scenario)
+  -- extra: more of the environment, as "NAME=value ..." (already quoted).
+  local function run_recipe(name, scenario, extra, shell)
     local script = recipe(name):gsub("/etc/leadconduit/key", key_file)
       :gsub("/var/lib/leadconduit", state)
-    local env = ("env -i PATH=%s:%s:/usr/bin:/bin LEADCONDUIT_BASE_URL=%s LEADCONDUIT_CA_FILE=%s")
+    local env = ("env -i PATH=%s:%s:/usr/bin:/bin LEADCONDUIT_BASE_URL=%s LEADCONDUIT_CA_FILE=%s %s")
       :format(quote(prefix .. "/stubs"), quote(prefix .. "/bin"), quote(srv:url(scenario)),
-        quote(srv.ca_file))
-    local out = sys.capture(("cd %s && %s sh -c %s >%s 2>%s; echo $?"):format(quote(dir), env,
-      quote(script), quote(prefix .. "/out"), quote(prefix .. "/err")))
+        quote(srv.ca_file), extra or "")
+    local out = sys.capture(("cd %s && %s %s %s >%s 2>%s; echo $?"):format(quote(dir), env,
+      shell or "sh -c", quote(script), quote(prefix .. "/out"), quote(prefix .. "/err")))
     local mailed = sys.read_file(prefix .. "/mailbox") or ""
     os.remove(prefix .. "/mailbox")
     local r = { status = tonumber(out:match("%d+")), out = sys.slurp(prefix .. "/out"),
@@ -187,6 +188,26 @@ describe("README.md", function()
       .. " LEADCONDUIT_CA_FILE=%s %s pending"):format(quote(srv.api_key), quote(srv:url("fixture/demo")),
       quote(srv.ca_file), quote(prefix .. "/bin/leadconduit")))
     assert.equal(block, out)
+  end)
+
+  it("has command-line examples that run as written, one after the other", function()
+    -- vault(1) as a stub that prints the key; HOME a directory of its own; the key exported, as
+    -- the block's first line says.
+    local home = prefix .. "/home"
+    assert(sys.run("mkdir -p " .. quote(home)))
+    sys.write_file(prefix .. "/stubs/vault", ("#!/bin/sh\nprintf '%%s\\n' %s\n"):format(quote(srv.api_key)))
+    assert(sys.run("chmod +x " .. quote(prefix .. "/stubs/vault")))
+    local r = run_recipe("cli-tour", "fixture/demo", ("HOME=%s KEY=%s LEADCONDUIT_API_KEY=%s"):format(
+      quote(home), quote(srv.api_key), quote(srv.api_key)), "sh -ec")
+    assert.equal(0, r.status, r.err)
+    assert.equal("", r.err)
+    for _, text in ipairs({ "Northwind Home Insurance", "Prairie Clicks", "firehose is on",
+                            "usage: leadconduit [options] changes", "America/Chicago\n",
+                            "Summit Referral Co.\n" }) do
+      assert.truthy(r.out:find(text, 1, true), text .. " not in:\n" .. r.out)
+    end
+    assert.equal("600", sys.capture("stat -c %a " .. quote(home .. "/.leadconduit-key")):match("%d+"))
+    assert.truthy(sys.read_file(dir .. "/account.json"))
   end)
 
   describe("cron recipe: retry later", function()
