@@ -90,6 +90,22 @@ describe("LuaRocks", function()
     end)
   end
 
+  it("README's LuaRocks commands run as printed", function()
+    local readme = sys.slurp(ROOT .. "/README.md")
+    local block = assert(readme:match("<!%-%- recipe: luarocks %-%->\n```sh\n(.-)```"), "no luarocks block")
+    local home = dir .. "/home"
+    local config = dir .. "/readme-config.lua"
+    assert(sys.run("mkdir -p " .. quote(home)))
+    -- The command without --tree installs into the configured tree: a private one here.
+    sys.write_file(config, ("rocks_trees = { { name = 'spec', root = %q } }\n"):format(dir .. "/readme-tree"))
+    local ok, log = in_src("sh -ec " .. quote(block), ("env -i PATH=/usr/bin:/bin HOME=%s LUAROCKS_CONFIG=%s"
+      .. " LUAROCKS_CONFIG_5_4=%s"):format(quote(home), quote(config), quote(config)))
+    assert.is_true(ok, log)
+    assert.matches("\nleadconduit %d+%.%d+%.%d+ %(Lua 5%.4, libcurl/", "\n" .. log)
+    check_installed(home .. "/lc")
+    check_installed(dir .. "/readme-tree")
+  end)
+
   it("builds as written with no --tree, into the configured tree", function()
     -- The command exactly as written; the tree it installs into is the one LuaRocks is
     -- configured with, here a private one instead of /usr/local.
