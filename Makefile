@@ -5,6 +5,7 @@
 #                                           bash completion, the LuaCATS annotations
 #   make test                               deps, lint, the busted suite on every installed interpreter
 #   make demo                               sync against the mock server and print a summary
+#   make mock                               the mock server in the foreground, for your own tries
 
 LUA_VERSION ?= 5.4
 PREFIX      ?= /usr/local
@@ -86,7 +87,7 @@ install: $(MODULE)
 	install -m 0644 doc/leadconduit.1 $(DESTDIR)$(INST_MANDIR)/leadconduit.1
 	install -m 0644 completions/leadconduit $(DESTDIR)$(INST_COMPDIR)/leadconduit
 	sed -e '1s|^#!.*|#!$(LUA_INTERPRETER)|' \
-	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|package.path = [==[$(INST_LUADIR)/?.lua;]==] .. package.path; package.cpath = [==[$(INST_LIBDIR)/?.so;]==] .. package.cpath|' \
+	    -e 's|^-- @LEADCONDUIT_INSTALL_PATHS@$$|pinned = { lua = [==[$(INST_LUADIR)]==], lib = [==[$(INST_LIBDIR)]==] }|' \
 	    bin/leadconduit > $(DESTDIR)$(INST_BINDIR)/leadconduit && chmod 0755 $(DESTDIR)$(INST_BINDIR)/leadconduit
 
 uninstall:
@@ -94,13 +95,12 @@ uninstall:
 	rm -f $(DESTDIR)$(INST_MANDIR)/leadconduit.1 $(DESTDIR)$(INST_COMPDIR)/leadconduit
 	rm -rf $(DESTDIR)$(INST_LUADIR)/leadconduit
 
-# The LuaRocks build of this checkout, with what Debian's LuaRocks needs (rockspec/*.rockspec):
+# The LuaRocks build of this checkout, as rockspec/*.rockspec says to run it:
 # make rock [LUA_VERSION=5.4] [ROCK_TREE=dir] (default: the user's tree, ~/.luarocks)
 ROCKSPEC ?= rockspec/leadconduit-scm-1.rockspec
 rock:
 	luarocks make --lua-version=$(LUA_ABI) --deps-mode=none $(if $(ROCK_TREE),--tree=$(ROCK_TREE),--local) \
-	  $(ROCKSPEC) CURL_INCDIR=$(shell $(PKG_CONFIG) --variable=includedir libcurl) \
-	  CURL_LIBDIR=$(shell $(PKG_CONFIG) --variable=libdir libcurl)
+	  $(ROCKSPEC)
 
 # Every build output lives under build/; a LuaRocks build writes there too (BUILD_DIR=build/rock).
 # The two files of the root are what other build tools leave: a stray leadconduit.so in the
@@ -158,6 +158,13 @@ demo: deps-demo
 	@$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX) >/dev/null
 	LEADCONDUIT_PREFIX=$(DEMO_PREFIX) LUA_PATH='lua/?.lua;spec/?.lua;;' LUA_CPATH='$(BUILD_DIR)/?.so;;' \
 	  $(LUA_BIN) examples/demo.lua
+
+# The mock LeadConduit server for your own scripts and nginx configs, in the foreground until
+# Ctrl-C or SIGTERM. It first prints three lines a shell can eval (LEADCONDUIT_BASE_URL,
+# LEADCONDUIT_CA_FILE, LEADCONDUIT_API_KEY); README.md lists its scenarios.
+.PHONY: mock
+mock: deps-demo
+	@LUA_PATH='spec/?.lua;;' lua5.4 spec/support/run_mock.lua
 
 # bench/request.lua: sync_account vs the same request from a plain C libcurl loop.
 BENCH_LOOP := build/bench/curl_loop

@@ -1119,16 +1119,20 @@ static int option_max_depth(lua_State *L)
 
     if (lua_isnoneornil(L, 2))
         return depth;
-    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_istable(L, 2))
+        luaL_error(L, "leadconduit.decode: bad argument #2 'opts' (table expected, got %s)",
+                   luaL_typename(L, 2));
     lua_getfield(L, 2, "max_depth");
     if (!lua_isnil(L, -1)) {
         lua_Number n;
 
         if (lua_type(L, -1) != LUA_TNUMBER)
-            luaL_argerror(L, 2, "max_depth must be a non-negative integer");
+            luaL_error(
+                L, "leadconduit.decode: bad argument #2 'opts' (max_depth must be a non-negative integer)");
         n = lua_tonumber(L, -1);
         if (!(n >= 0 && n <= INT_MAX - 1) || n != (lua_Number)(int)n)
-            luaL_argerror(L, 2, "max_depth must be a non-negative integer");
+            luaL_error(
+                L, "leadconduit.decode: bad argument #2 'opts' (max_depth must be a non-negative integer)");
         depth = (int)n;
     }
     lua_pop(L, 1);
@@ -1141,7 +1145,11 @@ int lc_decode(lua_State *L)
     const char *text;
     int max_depth;
 
-    luaL_checktype(L, 1, LUA_TSTRING); /* numbers too are a programming error */
+    /* Numbers too are a programming error. The message names the public function: luaL_argerror
+     * would name whichever loaded table Lua finds it in first (leadconduit.public.decode). */
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "leadconduit.decode: bad argument #1 'text' (string expected, got %s)",
+                          luaL_typename(L, 1));
     text = lua_tolstring(L, 1, &len);
     max_depth = option_max_depth(L);
     if (lc_decode_buffer(L, text, len, max_depth, lua_upvalueindex(1)))

@@ -403,9 +403,12 @@ int lc_encode(lua_State *L)
 {
     encoder e;
 
-    luaL_checkany(L, 1);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TTABLE);
+    /* Messages name the public function, not the loaded table Lua would find it in. */
+    if (lua_isnone(L, 1))
+        return luaL_error(L, "leadconduit.encode: bad argument #1 'value' (value expected)");
+    if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+        return luaL_error(L, "leadconduit.encode: bad argument #2 'opts' (table expected, got %s)",
+                          luaL_typename(L, 2));
     lua_settop(L, 2);
 
     e.L = L;

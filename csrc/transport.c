@@ -166,9 +166,10 @@ static void release(transport *t)
 static int refuse(lua_State *L, int why)
 {
     if (why == CLOSED)
-        return luaL_error(L, "leadconduit: the client is closed");
-    return luaL_error(L, "leadconduit: the client is in the middle of an exchange (called again from a "
-                         "finalizer, a metamethod or another thread)");
+        return luaL_error(L, "leadconduit.sync_account: the client is closed");
+    return luaL_error(
+        L, "leadconduit.sync_account: the client is in the middle of an exchange (called again from a "
+           "finalizer, a metamethod or another thread)");
 }
 
 /* ---- libcurl callbacks: C only, never touch a Lua state ------------------------------------ */

@@ -1,8 +1,10 @@
--- LuaRocks build from a checkout: `luarocks make --lua-version=5.4 rockspec/leadconduit-scm-1.rockspec`
--- Debian's LuaRocks builds for Lua 5.1 unless given --lua-version, finds no argparse rock offline
--- (Debian's lua-argparse is a system package: add --deps-mode=none), and does not look for
--- curl.h where Debian keeps it: add CURL_INCDIR=/usr/include/$(dpkg-architecture -qDEB_HOST_MULTIARCH).
--- `make rock` does all of that. The build is the Makefile's own, so flags and files are the same.
+-- LuaRocks build from a checkout: `luarocks make --lua-version=5.4 --deps-mode=none rockspec/leadconduit-scm-1.rockspec`
+-- (add --tree DIR for another tree). Debian's LuaRocks builds for Lua 5.1 unless given
+-- --lua-version, and finds no argparse rock offline, where Debian's lua-argparse already provides
+-- it: hence --deps-mode=none. libcurl is declared by its library alone, which LuaRocks finds in
+-- Debian's multiarch directory; the compiler finds curl/curl.h there by itself (a header entry
+-- would make LuaRocks look for it in /usr/include only and fail). The build is the Makefile's
+-- own, so flags and files are the same; spec/rock_spec.lua runs this very command.
 rockspec_format = "3.0"
 package = "leadconduit"
 version = "scm-1"
@@ -27,8 +29,9 @@ dependencies = {
   "argparse >= 0.7", -- the command-line tool
 }
 -- libcurl 7.85.0 or newer (CURLOPT_PROTOCOLS_STR): csrc/transport.c refuses to build with less.
+-- By library only: see the top of this file.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
 }
 build = {
   type = "make",

@@ -180,7 +180,8 @@ describe("leadconduit command-line tool", function()
         for _, word in ipairs({
           "sync", "pending", "--buyers", "--expired", "features", "feature NAME",
           "--api-key-file FILE", "--base-url URL", "--ca-file FILE", "--timeout SECONDS",
-          "--retries N", "--json", "--help", "--version",
+          "--retries N", "--json", "--help", "--version", "--connect-timeout SECONDS", "-V, --version",
+          "help [COMMAND]",
           "LEADCONDUIT_API_KEY", "LEADCONDUIT_BASE_URL", "LEADCONDUIT_CA_FILE",
           "0  success", "1  negative", "2  usage", "3  authentication", "4  temporary", "5  any other",
         }) do
@@ -193,6 +194,55 @@ describe("leadconduit command-line tool", function()
       local r = run{ "pending", "--help", key = false }
       assert.equal(0, r.status)
       assert.truthy(r.out:find("Exit status", 1, true))
+    end)
+
+    -- API.md 0.3: `help [COMMAND]` and `COMMAND --help` print that command's usage on stdout and
+    -- exit 0, for every command, even where the command's own arguments are missing.
+    it("help COMMAND, COMMAND --help and COMMAND -h print that command's usage, for every command", function()
+      local names = {}
+      for _, c in ipairs(require("leadconduit.cli").COMMANDS) do names[#names + 1] = c.name end
+      assert.is_true(#names >= 6)
+      for _, name in ipairs(names) do
+        local usage = name == "help" and "^usage: leadconduit help %[COMMAND%]\n"
+          or ("^usage: leadconduit %[options%] " .. name .. "[ \n]")
+        local asked = { { "help", name }, { name, "--help" }, { name, "-h" }, { "--json", name, "--help" } }
+        for _, args in ipairs(asked) do
+          args.key, args.url, args.ca = false, false, false
+          local r = run(args)
+          local what = table.concat(args, " ")
+          assert.equal(0, r.status, what .. ": " .. r.err)
+          assert.equal("", r.err, what)
+          assert.matches(usage, r.out, nil, what)
+        end
+      end
+      -- what used to be usage errors: feature without NAME, changes without --since
+      local feature = run{ "feature", "--help", key = false }.out
+      assert.matches("^usage: leadconduit %[options%] feature NAME", feature)
+      local changes = run{ "changes", "-h", key = false }.out
+      assert.matches("^usage: leadconduit %[options%] changes %-%-since", changes)
+      assert.matches("60 columns", run{ "help", "changes", key = false }.out)
+    end)
+
+    it("help alone prints the whole help; help with an unknown command is a usage error", function()
+      local whole = run{ "--help", key = false }
+      local r = run{ "help", key = false }
+      assert.equal(0, r.status, r.err)
+      assert.equal(whole.out, r.out)
+      assert.truthy(r.out:find("help [COMMAND]", 1, true))
+      local lines = assert_failure(run{ "help", "synk", key = false }, 2, "unknown command 'synk'")
+      assert.matches("^usage: ", lines[2])
+      assert_failure(run{ "help", "sync", "pending", key = false }, 2)
+    end)
+
+    it("-V is --version", function()
+      local long = run{ "--version", key = false, url = false, ca = false }
+      for _, args in ipairs({ { "-V" }, { "sync", "-V" } }) do
+        args.key, args.url, args.ca = false, false, false
+        local r = run(args)
+        assert.equal(0, r.status, r.err)
+        assert.equal("", r.err)
+        assert.equal(long.out, r.out)
+      end
     end)
 
     it("--version prints the module version without needing a key", function()
@@ -612,6 +662,23 @@ describe("leadconduit command-line tool", function()
       assert.equal(2, srv:count(token).requests)
     end)
 
+    it("--connect-timeout limits connecting, apart from --timeout", function()
+      -- silent_url accepts the connection and never answers the TLS handshake: connecting
+      -- never ends, so only the connect timeout can end it well before --timeout.
+      local started = os.time()
+      local r = run{ "sync", "--connect-timeout", "0.5", "--timeout", "30", "--retries", "0",
+        url = false, env = { LEADCONDUIT_BASE_URL = srv.silent_url } }
+      assert_failure(r, 4, "timeout")
+      assert.is_true(os.time() - started <= 5, "took " .. (os.time() - started) .. " s")
+      r = run{ "--connect-timeout", "5", "pending", url = "fixture/demo" }
+      assert.equal(0, r.status, r.err)
+      for _, v in ipairs({ "abc", "0", "-1", "1e9", "" }) do
+        assert_failure(run{ "--connect-timeout=" .. v, "sync" }, 2, "--connect-timeout")
+      end
+      -- without --connect-timeout, a bad --timeout is still named as --timeout
+      assert_failure(run{ "--timeout", "0", "sync" }, 2, "--timeout must")
+    end)
+
     it("--timeout limits each attempt", function()
       assert_failure(run{ "sync", "--timeout", "0.5", "--retries", "0", url = "slow/3000" }, 4, "timeout")
       local r = run{ "sync", "--timeout", "5", url = "slow/300" }
@@ -886,7 +953,55 @@ describe("leadconduit command-line tool", function()
       local lines = lines_of(r.out)
       assert.equal(9, #lines)
       assert.matches("^changed  features%.firehose%s+true%s+false$", lines[3])
-      assert.matches("%}  %-$", lines[6]) -- removed: no new value
+      -- removed: no new value; the old one (123 columns of JSON) cut at 60, ending in …
+      local cut = '  {"expired":false,"id":"64b0c0ffee0000000000a202","invitatio…  -'
+      assert.equal(cut, lines[6]:sub(-#cut))
+    end)
+
+    it("cuts old and new at 60 columns in text, keeps them whole in --tsv and --json", function()
+      local output = require "leadconduit.cli_output"
+      local file = saved_path("wide.json")
+      os.remove(file)
+      assert.equal(0, run{ "changes", "--since", file, "--save", url = "fixture/demo" }.status)
+      local r = run{ "changes", "--since", file, url = "fixture/demo_next" }
+      assert.equal(1, r.status, r.err)
+      local cut = 0
+      for _, line in ipairs(lines_of(r.out)) do
+        assert.is_nil(line:find(" $"), "a line ends in a space: " .. line)
+        local path, old, new = line:match("^%S+%s+(%S+)%s+(.-)%s%s+(%S+)$")
+        assert.truthy(old, line)
+        for _, v in ipairs({ old, new }) do
+          assert.is_true(output.width(v) <= 60, v)
+          if v:find("…$") then cut = cut + 1; assert.equal(60, output.width(v)) end
+        end
+        -- op, path and the two values, two spaces apart: nothing wider than that
+        assert.is_true(output.width(line) <= 7 + 2 + 75 + 2 + 60 + 2 + 60, line)
+        assert.is_true(#path <= 75, path)
+      end
+      assert.equal(2, cut) -- the removed and the added seller
+      local tsv = run{ "changes", "--since", file, "--tsv", url = "fixture/demo_next" }
+      assert.is_nil(tsv.out:find("…", 1, true))
+      assert.truthy(tsv.out:find('"name":"Cascade Partners"}', 1, true))
+      -- wide characters count two: a value of CJK text is cut at 60 columns, not 60 characters
+      assert.equal("ab" .. ("漢"):rep(28) .. "…", output.cut("ab" .. ("漢"):rep(40), 60))
+      assert.equal(("a"):rep(60), output.cut(("a"):rep(60), 60))
+      assert.equal(("a"):rep(58) .. "…", output.cut(("a"):rep(58) .. " bcd", 60))
+    end)
+
+    it("counts an empty FILE as a missing one with --save (: > FILE starts over)", function()
+      for _, content in ipairs({ "", "\n", "  \n\n" }) do
+        local file = saved_path("empty.json")
+        write_file(file, content)
+        local r = run{ "changes", "--since", file, "--save", url = "fixture/demo" }
+        assert.equal(0, r.status, r.err)
+        assert.equal("", r.out)
+        assert.truthy(leadconduit.decode(read_file(file)).account)
+        -- and the next run compares against what it wrote
+        assert.equal(1, run{ "changes", "--since", file, url = "fixture/demo_next" }.status)
+      end
+      -- without --save an empty FILE is as unusable as a missing one
+      write_file(saved_path("empty.json"), "")
+      assert_failure(run{ "changes", "--since", saved_path("empty.json") }, 2, "saved answer")
     end)
   end)
 

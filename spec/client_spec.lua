@@ -912,7 +912,7 @@ describe("leadconduit client", function()
       assert.is_true(ok, tostring(res))
       assert.is_nil(err)
       assert_big_answer(res)
-      assert.has_error(function() c:sync_account() end, "leadconduit: the client is closed")
+      assert.has_error(function() c:sync_account() end, "leadconduit.sync_account: the client is closed")
     end)
 
     it("works again after an error or a raised call", function()
@@ -1016,9 +1016,9 @@ describe("leadconduit client", function()
       t:close()
       t:close()
       assert.has_error(function() core.perform_shared(id, nil, core.monotime() + 5) end,
-        "leadconduit: the client is closed")
+        "leadconduit.sync_account: the client is closed")
       assert.has_error(function() t:perform(nil, core.monotime() + 5) end,
-        "leadconduit: the client is closed")
+        "leadconduit.sync_account: the client is closed")
     end)
 
     it("survives a finalizer that closes or reuses it while the outcome is being built", function()

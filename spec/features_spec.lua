@@ -114,12 +114,31 @@ describe("subscription_active", function()
     assert.is_false(leadconduit.subscription_active(a, "partner"))
     assert.is_false(leadconduit.subscription_active(a, "odd"))
     assert.is_false(leadconduit.subscription_active(a, "upper"))
-    assert.is_false(leadconduit.subscription_active(a, "missing"))
   end)
 
   it("is false when subscriptions are missing or null", function()
-    assert.is_false(leadconduit.subscription_active({}, "base"))
-    assert.is_false(leadconduit.subscription_active({ subscriptions = null }, "base"))
+    for _, a in ipairs({ {}, { subscriptions = null }, { subscriptions = "nope" } }) do
+      for _, name in ipairs({ "base", "pro", "partner" }) do
+        assert.is_false(leadconduit.subscription_active(a, name))
+      end
+    end
+  end)
+
+  it("raises on a misspelt subscription name instead of reading it as inactive", function()
+    -- API.md "Additions in 0.3": neither documented nor a key of account.subscriptions.
+    for _, a in ipairs({ account(), {}, { subscriptions = null } }) do
+      for _, typo in ipairs({ "partnr", "Pro", "", "missing" }) do
+        local ok, err = pcall(leadconduit.subscription_active, a, typo)
+        assert.is_false(ok, typo)
+        assert.equal(('leadconduit.subscription_active: unknown subscription %q'):format(typo),
+          (tostring(err):gsub("^[^:]+:%d+: ", "")))
+      end
+    end
+    -- a name the account carries is known, documented or not
+    assert.is_false(leadconduit.subscription_active(account(), "odd"))
+    assert.is_false(leadconduit.subscription_active({ subscriptions = { enterprise = {} } }, "enterprise"))
+    assert.is_true(leadconduit.subscription_active({ subscriptions = { enterprise = { state = "active" } } },
+      "enterprise"))
   end)
 
   it("raises on bad arguments", function()

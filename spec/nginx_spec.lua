@@ -208,7 +208,7 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     assert(c:sync_account())
     c:close()
     assert.has_error(function() core.perform_shared(ids[1], nil, core.monotime() + 1) end,
-      "leadconduit: the client is closed")
+      "leadconduit.sync_account: the client is closed")
   end)
 end)
 

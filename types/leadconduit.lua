@@ -2,7 +2,8 @@
 -- LuaCATS annotations of `require "leadconduit"`, for lua-language-server: add the directory that
 -- holds this file (installed as share/lua/<ver>/leadconduit/types.lua) to `workspace.library`.
 -- spec/docs_spec.lua checks that every field of the module is annotated here and that every
--- annotated field exists.
+-- annotated field exists, and reads the classes below against the code: every option new() and
+-- account_cache() accept, every metamethod of a client, every method of a cache.
 
 ---@class leadconduit
 local leadconduit = {}
@@ -54,11 +55,13 @@ function leadconduit.encode(value, opts) end
 ---@field name string
 ---@field sso_id? string
 
+---A pending partner as the API sends it; every field optional, so that an entry made by hand
+---(`is_expired({ invitation_expires_at = "..." })`) type-checks too.
 ---@class leadconduit.PendingPartner
----@field id string
----@field name string
----@field expired boolean
----@field invitation_expires_at string|lightuserdata|nil RFC 3339 time, or null
+---@field id? string
+---@field name? string
+---@field expired? boolean
+---@field invitation_expires_at? string|lightuserdata RFC 3339 time, or null
 
 ---@class leadconduit.Subscription
 ---@field id string
@@ -124,6 +127,7 @@ function leadconduit.encode(value, opts) end
 ---| "decode"            # 2xx body that is not JSON
 ---| "api"               # 2xx JSON without success = true and an account object
 ---| "unsupported_phase" # inside nginx, a phase that cannot do network I/O
+---| "config"            # the setup is wrong (no thread_pool, unreadable api_key_file): a person must fix it
 ---| "unavailable"       # account_cache: no account fresh enough
 ---| "config"            # the setup is wrong until a person changes it (no thread pool, no key)
 
@@ -138,8 +142,8 @@ function leadconduit.encode(value, opts) end
 ---@field retry_after? number seconds a Retry-After header of the last response asked for
 
 ---@class leadconduit.Options
----@field api_key? string printable ASCII without spaces; this or api_key_file
----@field api_key_file? string a file whose first line is the key, readable by its owner only
+---@field api_key? string printable ASCII without spaces; exactly one of api_key and api_key_file
+---@field api_key_file? string a file holding the key (first line), not readable by group or others
 ---@field base_url? string default "https://app.leadconduit.com"; http:// only for loopback
 ---@field timeout? number seconds for one attempt (default 30)
 ---@field connect_timeout? number seconds (default 10)
@@ -154,7 +158,11 @@ function leadconduit.encode(value, opts) end
 ---@class leadconduit.SyncOptions
 ---@field sso_account_id? string 24 hexadecimal digits
 
+---A client: a to-be-closed value on Lua 5.4 (`local c <close> = leadconduit.new{...}`);
+---tostring(client) names its base_url, never the key.
 ---@class leadconduit.Client
+---@field __close fun(self: leadconduit.Client) the same as close()
+---@field __tostring fun(self: leadconduit.Client): string "leadconduit.client (<base_url>)"
 local Client = {}
 
 ---POST /account_sso_sync: the decoded answer, or nil and an error table.
@@ -229,7 +237,8 @@ function leadconduit.has_feature(account, name) end
 ---@return string[]
 function leadconduit.enabled_features(account) end
 
----True when account.subscriptions[name].state is "active".
+---True when account.subscriptions[name].state is "active"; raises for a name that is neither
+---documented (base, pro, partner) nor in account.subscriptions.
 ---@param account leadconduit.Account
 ---@param name string
 ---@return boolean
@@ -272,7 +281,9 @@ function AccountCache:refresh() end
 ---@return leadconduit.AccountCacheStatus
 function AccountCache:status() end
 
----The counters in the Prometheus text exposition format (0.0.4), across all workers.
+---The cache's counters in the Prometheus text format (0.0.4), across all workers:
+---leadconduit_account_syncs_total, _sync_failures_total{kind}, _last_success_timestamp_seconds,
+---_age_seconds, _fresh, _sync_duration_seconds.
 ---@return string
 function AccountCache:metrics() end
 

@@ -19,7 +19,7 @@ local EXIT = { ok = 0, negative = 1, usage = 2, auth = 3, temporary = 4, failure
 cli.EXIT = EXIT
 
 local USAGE = "usage: leadconduit [options] sync | pending [--buyers] [--expired | --expiring-within"
-  .. " DURATION] | features | feature NAME | changes --since FILE [--save]"
+  .. " DURATION] | features | feature NAME | changes --since FILE [--save] | help [COMMAND]"
 
 local HELP = [[
 leadconduit - ask the LeadConduit API about your account, from shell scripts and cron jobs.
@@ -40,7 +40,9 @@ Usage:
                                        per line: op, path, old, new; exit status 0 when nothing
                                        changed, 1 when something did
                                        --save     then replace FILE with the new answer (mode
-                                                  0600, atomically); a missing FILE is created
+                                                  0600, atomically); a missing or empty FILE
+                                                  counts as the first run
+  leadconduit help [COMMAND]           this help, or one command's: also COMMAND --help
 
 Options (before or after the command):
   --api-key-file FILE  read the API key from FILE (trailing newline removed); FILE must not be
@@ -49,6 +51,9 @@ Options (before or after the command):
   --base-url URL       API address (default https://app.leadconduit.com)
   --ca-file FILE       PEM bundle of trusted certificate authorities (default: the system store)
   --timeout SECONDS    time limit of each attempt (default 30)
+  --connect-timeout SECONDS
+                       time limit of connecting, within each attempt (default 10, or
+                       --timeout when that is shorter)
   --max-time SECONDS   time limit of the whole call, retries and waits included (default none)
   --retries N          extra attempts after temporary failures, 0 to 10 (default 2)
   --json               print JSON instead of text: sorted keys, null kept
@@ -59,8 +64,8 @@ Options (before or after the command):
   --show-secrets       with --json, print the account's keys as the server sent them
                        (otherwise every api_key and *_api_key value is "(redacted)"); the
                        output then holds secrets
-  -h, --help           show this help and exit
-  --version            show the version and exit
+  -h, --help           show this help (after a command: that command's help) and exit
+  -V, --version        show the version and exit
 
 Environment:
   LEADCONDUIT_API_KEY   the API key, when --api-key-file is not given. A key is never taken from
@@ -79,14 +84,83 @@ Exit status:
 Errors go to stderr as one line starting with "leadconduit: ".
 ]]
 
+local OPTIONS_HINT = [[
+
+Options (before or after the command): --api-key-file FILE, --base-url URL, --ca-file FILE,
+--timeout SECONDS, --connect-timeout SECONDS, --max-time SECONDS, --retries N, --json, --tsv,
+--show-secrets; the key comes from --api-key-file or $LEADCONDUIT_API_KEY. `leadconduit --help`
+describes them all.
+
+Exit status: 0 success, 1 negative answer, 2 usage or configuration error, 3 authentication
+failed, 4 temporary failure worth retrying later, 5 any other failure.
+]]
+
+-- `leadconduit help COMMAND` and `leadconduit COMMAND --help`: what that command does.
+local COMMAND_HELP = {
+  sync = [=[
+usage: leadconduit [options] sync [--json [--show-secrets]]
+
+Syncs the account once and prints a summary: name, id, state, billing, features, subscriptions,
+connected and pending partners. With --json, the whole answer as JSON (every api_key and
+*_api_key value "(redacted)" unless --show-secrets).
+]=],
+  pending = [=[
+usage: leadconduit [options] pending [--buyers] [--expired | --expiring-within DURATION]
+                                     [--tsv | --json]
+
+Lists the pending sellers whose invitations are still open, one per line: id, name, expiry.
+  --buyers                     pending buyers instead of sellers
+  --expired                    the expired invitations instead of the open ones
+  --expiring-within DURATION   the open invitations that lapse within DURATION: seconds, or a
+                               number followed by s, m, h or d (90m, 36h, 7d)
+  --tsv                        id, name, expiry separated by one TAB ("-" for no expiry)
+  --json                       a JSON array of the entries
+]=],
+  features = [=[
+usage: leadconduit [options] features [--tsv | --json]
+
+Lists every feature flag, the documented ones and any other the account carries, with on or off.
+  --tsv    name, on/off separated by one TAB
+  --json   an object of booleans
+]=],
+  feature = [=[
+usage: leadconduit [options] feature NAME [--json]
+
+Prints nothing; the exit status answers: 0 when feature NAME is on, 1 when it is off, 2 when NAME
+is neither a documented feature nor one the account carries.
+  if leadconduit feature firehose; then ...; fi
+  --json   prints true or false as well
+]=],
+  changes = [=[
+usage: leadconduit [options] changes --since FILE [--save] [--tsv | --json]
+
+Syncs and prints what changed since the answer saved in FILE (what `sync --json` printed or
+`--save` wrote), one change per line: op, path, old, new. Exit status 0 when nothing changed, 1
+when something did (like diff), 2 when FILE is missing or unreadable without --save. Text output
+cuts old and new at 60 columns (ending in …); --tsv and --json keep them whole.
+  --since FILE   the saved answer to compare with
+  --save         then replace FILE with the new answer, atomically, mode 0600 (it holds the
+                 account's keys); a missing or empty FILE counts as the first run
+  --tsv          op, path, old, new separated by one TAB, values as JSON text
+  --json         an array of {op, path, old, new}
+]=],
+  help = [=[
+usage: leadconduit help [COMMAND]
+
+Prints the help of COMMAND (sync, pending, features, feature, changes, help), or without one the
+tool's whole help. `leadconduit COMMAND --help` does the same.
+]=],
+}
+
 -- Options and flags every command accepts, before or after its name: { flag, argname or target }.
 local COMMON_OPTIONS = {
   { "--api-key-file", "FILE" }, { "--base-url", "URL" }, { "--ca-file", "FILE" },
-  { "--timeout", "SECONDS" }, { "--max-time", "SECONDS" }, { "--retries", "N" },
+  { "--timeout", "SECONDS" }, { "--connect-timeout", "SECONDS" }, { "--max-time", "SECONDS" },
+  { "--retries", "N" },
 }
 local COMMON_FLAGS = {
   { "--json", "json" }, { "--tsv", "tsv" }, { "--show-secrets", "show_secrets" },
-  { "-h --help", "help" }, { "--version", "version" },
+  { "-h --help", "help" }, { "-V --version", "version" },
 }
 
 -- The commands and what each accepts besides the common options.
@@ -97,6 +171,7 @@ local COMMANDS = {
   { name = "features" },
   { name = "feature", argument = "NAME" },
   { name = "changes", flags = { "--save" }, options = { { "--since", "FILE" } } },
+  { name = "help", argument = "COMMAND", optional = true, target = "topic" },
 }
 
 -- For the man page, completion and help specs: what the tool accepts.
@@ -105,7 +180,7 @@ cli.COMMON_OPTIONS, cli.COMMON_FLAGS, cli.COMMANDS = COMMON_OPTIONS, COMMON_FLAG
 -- The client's option names, as the flags a command-line user knows them by.
 local FLAG_OF_OPTION = {
   base_url = "--base-url", ca_file = "--ca-file", timeout = "--timeout",
-  connect_timeout = "--timeout", max_time = "--max-time", max_retries = "--retries",
+  connect_timeout = "--connect-timeout", max_time = "--max-time", max_retries = "--retries",
 }
 
 -- The commands whose records --tsv can print.
@@ -140,7 +215,9 @@ local function make_parser()
     local command = parser:command(c.name):add_help(false)
     for _, flag in ipairs(c.flags or {}) do command:flag(flag) end
     for _, o in ipairs(c.options or {}) do command:option(o[1]):argname(o[2]) end
-    if c.argument then command:argument(c.argument:lower()):argname(c.argument) end
+    if c.argument then
+      command:argument(c.target or c.argument:lower()):argname(c.argument):args(c.optional and "?" or 1)
+    end
     add_common(command, "cmd_")
   end
   return parser
@@ -157,6 +234,54 @@ local function refuse_key_argument(args)
     end
   end
 end
+
+-- The options that take a value, wherever they may stand: their values are not commands.
+local TAKES_VALUE = {}
+for _, o in ipairs(COMMON_OPTIONS) do TAKES_VALUE[o[1]] = true end
+for _, c in ipairs(COMMANDS) do
+  for _, o in ipairs(c.options or {}) do TAKES_VALUE[o[1]] = true end
+end
+local COMMAND_NAMES = {}
+for _, c in ipairs(COMMANDS) do COMMAND_NAMES[c.name] = true end
+
+-- Help is answered before any parsing, so that a command's own rules (feature NAME, changes
+-- --since) never turn `COMMAND --help` into a usage error. Returns whether help was asked for
+-- and, when it names one, the command it is about.
+local function help_request(args)
+  local words, asked = {}, false
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i + 1, #args do words[#words + 1] = args[j] end
+      break
+    elseif a == "-h" or a == "--help" then
+      asked = true
+    elseif TAKES_VALUE[a] then
+      i = i + 1
+    elseif a:sub(1, 1) ~= "-" or a == "-" then
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  if words[1] == "help" then
+    if #words > 2 then fail(EXIT.usage, "help takes at most one command", true) end
+    return true, words[2] or (asked and "help" or nil)
+  end
+  if asked then return true, COMMAND_NAMES[words[1]] and words[1] or nil end
+  return false
+end
+
+-- The text `help [COMMAND]` prints.
+local function help_text(command)
+  if command == nil then return HELP end
+  if not COMMAND_HELP[command] then
+    fail(EXIT.usage, ("unknown command '%s': help knows %s"):format(command,
+      "sync, pending, features, feature, changes and help"), true)
+  end
+  return COMMAND_HELP[command] .. (command ~= "help" and OPTIONS_HINT or "")
+end
+cli.help_text = help_text
 
 -- What only makes sense together, or not at all, once argparse has done its part.
 local function check_combinations(args)
@@ -226,8 +351,11 @@ local function client_options(args, key)
   }
   if args.timeout then
     opts.timeout = number_flag("--timeout", args.timeout)
-    -- One flag for both: a connection may not take longer than the attempt.
+    -- Unless told otherwise, a connection may not take longer than the attempt.
     opts.connect_timeout = opts.timeout > 0 and math.min(opts.timeout, 10) or nil
+  end
+  if args.connect_timeout then
+    opts.connect_timeout = number_flag("--connect-timeout", args.connect_timeout)
   end
   if args.max_time then
     opts.max_time = number_flag("--max-time", args.max_time)
@@ -238,7 +366,8 @@ local function client_options(args, key)
   return opts
 end
 
-local function new_client(opts, key_source)
+-- explicit_connect: whether --connect-timeout was given (else --timeout set connect_timeout).
+local function new_client(opts, key_source, explicit_connect)
   local settings, problem = options.check(opts)
   if settings then return client.from_settings(settings) end
   if problem.option == "api_key" then
@@ -246,6 +375,7 @@ local function new_client(opts, key_source)
       .. "(printable ASCII characters without spaces)")
   end
   local flag = FLAG_OF_OPTION[problem.option]
+  if problem.option == "connect_timeout" and not explicit_connect then flag = "--timeout" end
   local message = problem.message
   if flag then
     message = flag .. message:sub(#problem.option + 1)
@@ -263,8 +393,8 @@ local function exit_status(err)
   return EXIT.failure
 end
 
-local function sync(opts, key_source)
-  local c = new_client(opts, key_source)
+local function sync(opts, key_source, explicit_connect)
+  local c = new_client(opts, key_source, explicit_connect)
   local ok, res, err = pcall(c.sync_account, c)
   c:close()
   if not ok then error(res, 0) end
@@ -279,8 +409,8 @@ end
 -- file this tool wrote, and is not read into memory.
 local MAX_SAVED_BYTES = 64 * 1024 * 1024
 
--- The answer saved in FILE by `sync --json` or `changes --save`; nil when FILE is missing and
--- --save will create it. Read before the sync, so that a bad FILE costs no request; only a
+-- The answer saved in FILE by `sync --json` or `changes --save`; nil when FILE is missing or
+-- empty and --save will write it. Read before the sync, so that a bad FILE costs no request; only a
 -- regular file is opened (a FIFO or /dev/zero would block or never end).
 local function read_saved(path, save)
   local text, why, detail = core.read_file(path, MAX_SAVED_BYTES)
@@ -294,6 +424,8 @@ local function read_saved(path, save)
     end
     fail(EXIT.usage, ("cannot read the saved answer: %s: %s"):format(path, detail))
   end
+  -- `: > FILE` or `echo > FILE` to start over: the first run again, not a broken FILE.
+  if save and text:match("^%s*$") then return nil end
   local saved, err = leadconduit.decode(text)
   if type(saved) ~= "table" or type(saved.account) ~= "table" then
     fail(EXIT.usage, ("%s does not hold a saved answer (what `leadconduit sync --json` prints): %s")
@@ -388,11 +520,15 @@ local function run(argv, out)
   -- Scrub the environment's key even from argument errors, in case it was pasted into argv too.
   local env_key = env("LEADCONDUIT_API_KEY")
   out.secrets[#out.secrets + 1] = env_key
-  local args = parse_arguments(argv)
-  if args.help then
-    out.text = HELP
+  local plain = {}
+  for i = 1, #argv do plain[i] = argv[i] end
+  refuse_key_argument(plain)
+  local help, topic = help_request(plain)
+  if help then
+    out.text = help_text(topic)
     return EXIT.ok
   end
+  local args = parse_arguments(argv)
   if args.version then
     out.text = version() .. "\n"
     return EXIT.ok
@@ -408,7 +544,7 @@ local function run(argv, out)
   local key, key_source = cli_key.find(args.api_key_file, env_key)
   if not key then fail(EXIT.usage, key_source) end
   out.secrets[#out.secrets + 1] = key
-  local res = sync(client_options(args, key), key_source)
+  local res = sync(client_options(args, key), key_source, args.connect_timeout ~= nil)
 
   local ok, result = pcall(commands[args.command], res, args, saved)
   if not ok then

@@ -212,14 +212,34 @@ local function value_text(v)
   return json or tostring(v) -- 1e400 decodes to inf, which JSON cannot hold
 end
 
+-- The widest a value of a change takes in text output (API.md 0.3): a whole account in one
+-- cell made lines of hundreds of columns, in terminals and in mail.
+local VALUE_COLUMNS = 60
+
+--- cut(s, columns) -> s when it takes at most columns display columns, else its longest head
+-- that fits in columns - 1, then "…"; never ends in a space before the "…". s is cleaned first
+-- (clean is idempotent), so what is measured is what is shown.
+function output.cut(s, columns)
+  s = clean(s)
+  if width(s) <= columns then return s end
+  local used, stop = 0, 0
+  for start, seq in s:gmatch("()([%z\1-\127\194-\244][\128-\191]*)") do
+    local w = width(seq)
+    if used + w > columns - 1 then break end
+    used, stop = used + w, start + #seq - 1
+  end
+  return (s:sub(1, stop):gsub(" +$", "")) .. "…"
+end
+
 --- change_rows(records [, tsv]) -> rows of { op, path, old, new }, values as JSON text; for
--- people an absent value shows "-"
+-- people an absent value shows "-" and a long one is cut at VALUE_COLUMNS columns
 function output.change_rows(records, tsv)
   local rows = {}
   for i, r in ipairs(records) do
     local old, new = value_text(r.old), value_text(r.new)
     if not tsv then
-      old, new = old ~= "" and old or "-", new ~= "" and new or "-"
+      old = old ~= "" and output.cut(old, VALUE_COLUMNS) or "-"
+      new = new ~= "" and output.cut(new, VALUE_COLUMNS) or "-"
     end
     rows[i] = { r.op, r.path, old, new }
   end

@@ -54,10 +54,10 @@ local function open(self, method)
   if not p then
     if getmetatable(self) ~= client_mt then
       -- client.sync_account() (a dot for the colon) must not read as "closed".
-      error("leadconduit: " .. method .. " must be called as client:" .. method .. "(...), got "
+      error("leadconduit." .. method .. ": must be called as client:" .. method .. "(...), got "
         .. type(self) .. " as the client", 3)
     end
-    error("leadconduit: the client is closed", 3)
+    error("leadconduit." .. method .. ": the client is closed", 3)
   end
   return p
 end

@@ -1,5 +1,5 @@
 -- leadconduit.features — feature flags and subscriptions of a decoded account.
--- A misspelt feature name raises instead of reading as "disabled".
+-- A misspelt feature or subscription name raises instead of reading as "disabled" or "inactive".
 
 local core = require "leadconduit.core"
 
@@ -13,6 +13,11 @@ local NAMES = {
 }
 local DOCUMENTED = {}
 for _, name in ipairs(NAMES) do DOCUMENTED[name] = true end
+
+-- The subscription names the API documents (API.md "Additions in 0.3", Helpers), sorted.
+local SUBSCRIPTION_NAMES = { "base", "partner", "pro" }
+local DOCUMENTED_SUBSCRIPTION = {}
+for _, name in ipairs(SUBSCRIPTION_NAMES) do DOCUMENTED_SUBSCRIPTION[name] = true end
 
 local function check_account(fname, account)
   if type(account) ~= "table" then
@@ -70,6 +75,9 @@ local function subscription_active(account, name)
   end
   local subscriptions = object_field(account, "subscriptions")
   local sub = subscriptions and subscriptions[name]
+  if sub == nil and not DOCUMENTED_SUBSCRIPTION[name] then
+    error(("leadconduit.subscription_active: unknown subscription %q"):format(name), 2)
+  end
   return type(sub) == "table" and sub.state == "active"
 end
 
@@ -89,6 +97,7 @@ end
 
 return {
   DOCUMENTED = NAMES,
+  DOCUMENTED_SUBSCRIPTIONS = SUBSCRIPTION_NAMES,
   is_known = is_known,
   names = names,
   has_feature = has_feature,

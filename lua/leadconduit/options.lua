@@ -318,17 +318,17 @@ end
 function options.query(sync_opts)
   if sync_opts == nil then return nil end
   if type(sync_opts) ~= "table" then
-    error("leadconduit: sync_account expects a table of options or nothing", 3)
+    error("leadconduit.sync_account: expected a table of options or nothing", 3)
   end
   for key in pairs(sync_opts) do
     if key ~= "sso_account_id" then
-      error("leadconduit: sync_account: unknown option '" .. tostring(key) .. "'", 3)
+      error("leadconduit.sync_account: unknown option '" .. tostring(key) .. "'", 3)
     end
   end
   local id = sync_opts.sso_account_id
   if id == nil then return nil end
   if type(id) ~= "string" or #id ~= 24 or id:find("%X") then
-    error("leadconduit: sync_account: sso_account_id must be 24 hexadecimal digits", 3)
+    error("leadconduit.sync_account: sso_account_id must be 24 hexadecimal digits", 3)
   end
   return "sso_account_id=" .. id
 end

@@ -27,7 +27,7 @@ local CODES = {
 }
 
 local THREAD_ERRORS = { "no available Lua vm", "ngx_thread_task_post failed", "no memory",
-  "thread pool fuzz not found", "leadconduit: the client is closed" }
+  "thread pool fuzz not found", "leadconduit.sync_account: the client is closed" }
 
 -- Reads the case's bytes front to back; past the end, zeros and empty strings.
 local function reader(bytes)

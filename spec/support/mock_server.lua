@@ -230,7 +230,8 @@ local function start_watchdog(srv)
   local pid = own_pid()
   if not pid then return end
   local p = shell_quote(srv.prefix)
-  local script = ("while kill -0 %s 2>/dev/null && [ -d %s ]; do sleep 1; done; " ..
+  -- It ignores the signals that end a terminal's foreground job: it outlives them to clean up.
+  local script = ("trap '' INT TERM HUP; while kill -0 %s 2>/dev/null && [ -d %s ]; do sleep 1; done; " ..
     "for f in %s/nginx.pid %s/tcp.pid; do [ -f \"$f\" ] && kill \"$(cat \"$f\")\"; done; rm -rf %s")
     :format(pid, p, p, p, p)
   run("(sh -c " .. shell_quote(script) .. " </dev/null >/dev/null 2>&1 &)")
