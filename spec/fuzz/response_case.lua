@@ -16,7 +16,7 @@ local SECRETS = redact.secrets(KEY)
 
 local KINDS = {
   auth = true, rate_limited = true, http = true, timeout = true, network = true, tls = true,
-  too_large = true, decode = true, api = true,
+  too_large = true, decode = true, api = true, config = true,
 }
 
 local CODES = {
@@ -118,6 +118,8 @@ return function(bytes)
     return
   end
   assert(KINDS[kind], "unknown kind " .. tostring(kind))
+  -- Only nginx's own answer says that its setup is wrong: never a server's.
+  assert(kind ~= "config" or outcome.thread_error, "config without a thread pool failure")
   fields.attempts = 1
   local err = errors.new(kind, message, fields, SECRETS)
   check_message(err.message)
