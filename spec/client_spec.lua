@@ -895,6 +895,26 @@ describe("leadconduit client", function()
       assert.truthy(c:sync_account()) -- and it syncs again afterwards
     end)
 
+    it("refuses a sync from a debug hook during its own sync, naming the causes", function()
+      local c = client()
+      local decode = require("leadconduit.core").decode
+      local nested
+      -- A call hook that syncs again when the sync calls the decoder, in the middle of it.
+      debug.sethook(function()
+        if nested == nil and debug.getinfo(2, "f").func == decode then
+          nested = select(2, pcall(c.sync_account, c))
+        end
+      end, "c")
+      local ok, res = pcall(c.sync_account, c)
+      debug.sethook()
+      assert.is_true(ok, tostring(res))
+      assert.equal(true, res.success)
+      assert.equal("leadconduit: sync_account called again on a client that is syncing, from a finalizer"
+        .. " (__gc) or a debug hook that ran during that sync, or from another OS thread: outside"
+        .. " nginx a client runs one sync at a time", (tostring(nested):gsub("^.-: (leadconduit)", "%1")))
+      assert.truthy(c:sync_account()) -- and it syncs again afterwards
+    end)
+
     it("closes a client that a finalizer closes during its sync once that sync has ended", function()
       local c = big_client()
       local ok, res, err = sync_with_finalizers(c, function(victim) victim:close() end)
