@@ -180,6 +180,14 @@ bench-gate: deps-test
 	  { echo "bench-gate needs wrk: apt-get install wrk"; exit 1; }
 	$(BENCH_ENV) lua5.4 bench/gate.lua $(ROUNDS)
 
+# bench/nginx.lua: syncs per request inside nginx, leadconduit vs lua-resty-http + cjson (loaded in
+# place from ../shared/anchors; skipped with a message without them), with wrk.
+.PHONY: bench-nginx
+bench-nginx: deps-test
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+	  { echo "bench-nginx needs wrk: apt-get install wrk"; exit 1; }
+	$(BENCH_ENV) lua5.4 bench/nginx.lua $(ROUNDS)
+
 bench-decode: deps-test $(MODULE)
 	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)
 
