@@ -464,6 +464,21 @@ describe("leadconduit inside nginx", function()
       assert.is_nil(env.bed:error_log():find("no available Lua vm", 1, true))
     end)
 
+    it("gets back the turns of syncs whose requests nginx abandoned mid-exchange", function()
+      -- The pool's 2 turns taken by 2 requests that end while their exchanges run.
+      local args = { path = "slow/300", timeout = 2, pool = "two_threads", size = 2 }
+      local results = env.bed:get_parallel({ { "/abandon", args }, { "/abandon", args } })
+      for _, r in ipairs(results) do assert.equal(200, r.status) end
+      require("socket").sleep(0.4) -- the exchanges end; nobody resumes their coroutines
+      assert.is_true(sync("/collect").ok)
+      -- Two syncs at once through the same pool: each needs a turn back.
+      results = env.bed:get_parallel({ { "/shared", args }, { "/shared", args } })
+      for _, r in ipairs(results) do
+        assert(r.body.ok, cjson.encode(r.body))
+        assert.is_true(r.body.elapsed < 0.6, ("a sync waited %.2f s for a turn"):format(r.body.elapsed))
+      end
+    end)
+
     it("while libcurl called straight from a handler makes the same requests queue up (control)", function()
       local requests = {}
       for i = 1, 4 do requests[i] = { "/blocking", { path = "slow/500" } } end

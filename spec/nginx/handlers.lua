@@ -141,6 +141,25 @@ function handlers.shared()
   return reply(out)
 end
 
+-- GET /abandon?<options as for /shared>: a light thread starts a sync with the shared client,
+-- and the request ends while a worker thread runs its exchange: nginx never resumes that
+-- coroutine, which holds one of the pool's turns.
+function handlers.abandon()
+  local args = ngx.req.get_uri_args()
+  local key = ngx.var.args or ""
+  shared[key] = shared[key] or leadconduit.new(options(args))
+  ngx.thread.spawn(function() return shared[key]:sync_account() end)
+  ngx.say("{}")
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+-- GET /collect: a full collection in this worker's VM.
+function handlers.collect()
+  collectgarbage()
+  collectgarbage()
+  return reply({ ok = true })
+end
+
 -- /hold syncs with a client that stays open in this worker; /release closes it.
 local held
 function handlers.hold()
