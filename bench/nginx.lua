@@ -5,9 +5,11 @@
 -- one wrk run each; printed: the medians of requests/s, p50 latency and nginx's CPU per sync
 -- (its utime + stime over the run / the requests), and their ratios from the same rounds. Then a
 -- slow API (the mock answers after 100 ms) at -c64 and -c128: leadconduit with threads=16 and
--- with threads=128, and the anchor.
+-- with threads=128, and the anchor. Where its build directory is given, the prototype without a
+-- thread pool (bench/multi_proto.c) runs beside them.
 --
---   make bench-nginx [ROUNDS=3]     (or: lua5.4 bench/nginx.lua [rounds] [seconds per run])
+--   make bench-nginx [ROUNDS=3]
+--   lua5.4 bench/nginx.lua [rounds] [seconds per run] [multi_proto.so's directory]
 --
 -- lua-resty-http and resty.string are loaded in place from ../shared/anchors (or
 -- $LEADCONDUIT_SHARED/anchors); without them the bench says so and stops.
@@ -20,6 +22,8 @@ local median = require("stats").median
 local ROUNDS = tonumber(arg[1]) or 3
 local SECONDS = tonumber(arg[2]) or 5
 local ANCHORS = shared.DIR .. "/anchors"
+-- bench/multi_proto.c's build directory (make bench-nginx builds it), when given.
+local PROTO = arg[3]
 
 if not sys.read_file(ANCHORS .. "/lua-resty-http/resty/http.lua")
     or not sys.read_file(ANCHORS .. "/lua-resty-string/resty/string.lua") then
@@ -37,7 +41,7 @@ local TICKS = tonumber(sys.capture("getconf CLK_TCK")) or 100
 
 local env = openresty.with_mock(function(srv)
   local conf = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/nginx.conf"))
-  conf = conf:gsub("@ANCHORS@", ANCHORS):gsub("@CAFILE@", srv.ca_file)
+  conf = conf:gsub("@ANCHORS@", ANCHORS):gsub("@CAFILE@", srv.ca_file):gsub("@PROTO@", PROTO or "")
   return {
     conf = conf,
     files = {
@@ -77,7 +81,11 @@ local function run(path, connections, seconds)
     failed = failed, requests = requests }
 end
 
+-- What is compared with the anchor (resty): leadconduit, and the prototype without a thread pool
+-- (bench/multi_proto.c) where it was built.
 local WHO = { { "leadconduit", "/leadconduit" }, { "resty", "/resty" } }
+if PROTO then table.insert(WHO, 2, { "multi (prototype)", "/multi" }) end
+local KEYS = { "rps", "p50", "cpu", "loop" }
 
 -- A first run of each, not counted: connections open, LuaJIT compiles the handlers' traces.
 for _, who in ipairs(WHO) do run(who[2], 32, 2) end
@@ -85,45 +93,62 @@ for _, who in ipairs(WHO) do run(who[2], 32, 2) end
 print(("%d rounds of %d s per location, one nginx worker, wrk -t1%s"):format(ROUNDS, SECONDS,
   PIN and ", nginx on CPU 0 and wrk on CPU 1" or ""))
 for _, connections in ipairs({ 1, 32 }) do
-  local seen = { leadconduit = { rps = {}, p50 = {}, cpu = {}, loop = {} },
-    resty = { rps = {}, p50 = {}, cpu = {}, loop = {} } }
-  local ratio = { rps = {}, p50 = {}, cpu = {}, loop = {} }
+  local seen, ratio = {}, {}
+  for _, who in ipairs(WHO) do
+    seen[who[1]], ratio[who[1]] = {}, {}
+    for _, key in ipairs(KEYS) do seen[who[1]][key], ratio[who[1]][key] = {}, {} end
+  end
   for round = 1, ROUNDS do
-    local r = {}
-    for i = 0, 1 do
-      local who = WHO[(round + i - 1) % 2 + 1]
+    local r, line = {}, {}
+    -- Each round starts with the next one, so that none always runs first.
+    for i = 0, #WHO - 1 do
+      local who = WHO[(round + i - 1) % #WHO + 1]
       r[who[1]] = run(who[2], connections, SECONDS)
       assert(r[who[1]].failed == 0, who[1] .. " failed requests at -c" .. connections .. ":\n"
         .. bed:error_log_tail())
     end
-    for _, key in ipairs({ "rps", "p50", "cpu", "loop" }) do
-      seen.leadconduit[key][round] = r.leadconduit[key]
-      seen.resty[key][round] = r.resty[key]
-      ratio[key][round] = r.leadconduit[key] / r.resty[key]
+    for _, who in ipairs(WHO) do
+      local mine = r[who[1]]
+      for _, key in ipairs(KEYS) do
+        seen[who[1]][key][round] = mine[key]
+        ratio[who[1]][key][round] = mine[key] / r.resty[key]
+      end
+      line[#line + 1] = ("%s %.0f req/s, p50 %.3f ms, %.1f µs CPU (%.1f loop)"):format(who[1], mine.rps,
+        mine.p50 * 1e3, mine.cpu * 1e6, mine.loop * 1e6)
     end
-    print(("-c%d round %d: leadconduit %.0f req/s, p50 %.3f ms, %.1f µs CPU; resty %.0f req/s,"
-      .. " p50 %.3f ms, %.1f µs CPU"):format(connections, round, r.leadconduit.rps, r.leadconduit.p50 * 1e3,
-      r.leadconduit.cpu * 1e6, r.resty.rps, r.resty.p50 * 1e3, r.resty.cpu * 1e6))
+    print(("-c%d round %d: %s"):format(connections, round, table.concat(line, "; ")))
   end
-  print(("medians at -c%d (ratio: the median of the rounds' ratios)"):format(connections))
-  print("| | leadconduit | lua-resty-http + cjson | ratio |")
-  local l, a = seen.leadconduit, seen.resty
-  print(("| requests/s | %.0f | %.0f | %.2f |"):format(median(l.rps), median(a.rps), median(ratio.rps)))
-  print(("| p50 latency | %.3f ms | %.3f ms | %.2fx |"):format(median(l.p50) * 1e3, median(a.p50) * 1e3,
-    median(ratio.p50)))
-  print(("| nginx CPU per sync, all threads | %.1f µs | %.1f µs | %.2fx |"):format(median(l.cpu) * 1e6,
-    median(a.cpu) * 1e6, median(ratio.cpu)))
-  print(("| nginx CPU per sync, event loop | %.1f µs | %.1f µs | %.2fx |"):format(median(l.loop) * 1e6,
-    median(a.loop) * 1e6, median(ratio.loop)))
+  print(("medians at -c%d; in brackets the median of the rounds' ratios to the anchor"):format(connections))
+  local head, rule = { "|" }, { "| ---" }
+  for _, who in ipairs(WHO) do
+    head[#head + 1] = who[1] == "resty" and "lua-resty-http + cjson" or who[1]
+    rule[#rule + 1] = "---:"
+  end
+  print(table.concat(head, " | ") .. " |")
+  print(table.concat(rule, " | ") .. " |")
+  for _, row in ipairs({ { "requests/s", "rps", 1, "%.0f" }, { "p50 latency", "p50", 1e3, "%.3f ms" },
+      { "nginx CPU per sync, all threads", "cpu", 1e6, "%.1f µs" },
+      { "nginx CPU per sync, event loop", "loop", 1e6, "%.1f µs" } }) do
+    local cells = { "| -c" .. connections .. " " .. row[1] }
+    for _, who in ipairs(WHO) do
+      local cell = row[4]:format(median(seen[who[1]][row[2]]) * row[3])
+      if who[1] ~= "resty" then cell = cell .. (" (%.2f)"):format(median(ratio[who[1]][row[2]])) end
+      cells[#cells + 1] = cell
+    end
+    print(table.concat(cells, " | ") .. " |")
+  end
 end
+
 -- A slow API: the mock answers after 100 ms. One run each; failed = non-2xx answers.
 print(("slow API (100 ms), %d s per run"):format(SECONDS))
 print("| | -c64 req/s | -c64 failed | -c128 req/s | -c128 failed |")
-for _, case in ipairs({
+local SLOW = {
   { "leadconduit, threads=16", "/leadconduit?path=slow/100&pool=leadconduit" },
   { "leadconduit, threads=128", "/leadconduit?path=slow/100&pool=wide" },
   { "lua-resty-http + cjson", "/resty?path=slow/100" },
-}) do
+}
+if PROTO then table.insert(SLOW, 3, { "multi (prototype), no pool", "/multi?path=slow/100" }) end
+for _, case in ipairs(SLOW) do
   run(case[2], 64, 1)
   local r64, r128 = run(case[2], 64, SECONDS), run(case[2], 128, SECONDS)
   print(("| %s | %.0f | %d | %.0f | %d |"):format(case[1], r64.rps, r64.failed, r128.rps, r128.failed))

@@ -67,4 +67,30 @@ function handlers.resty()
   ngx.say("ok")
 end
 
+-- The prototype without a thread pool (bench/multi_proto.c): the transfer runs on the worker's
+-- multi handle, the request parks on a unix-socket cosocket until the driver thread writes a byte.
+local socket_path = ngx.config.prefix() .. "/multi-" .. ngx.worker.pid() .. ".sock"
+function handlers.multi()
+  local proto = require "multi_proto"
+  proto.start(socket_path)
+  local id = proto.submit(config.base_url .. path_arg() .. "/account_sso_sync", authorization,
+    config.ca_file, 30000)
+  local sock = ngx.socket.tcp()
+  sock:settimeout(31000)
+  local ok, err = sock:connect("unix:" .. socket_path)
+  if ok then ok, err = sock:send(("%08x"):format(id)) end
+  if ok then ok, err = sock:receive(1) end
+  if not ok then
+    ngx.log(ngx.WARN, "multi: ", err)
+    return ngx.exit(500)
+  end
+  sock:setkeepalive(0, 1024)
+  local status, body = proto.result(id)
+  local value = status == 200 and leadconduit.decode(body)
+  if not (type(value) == "table" and value.success == true and type(value.account) == "table") then
+    return ngx.exit(500)
+  end
+  ngx.say("ok")
+end
+
 return handlers
