@@ -3,8 +3,10 @@
 --
 -- The exchange runs in one of nginx's worker threads (ngx.run_worker_thread) while the request's
 -- coroutine yields: the thread runs core.perform_shared, the libcurl exchange of
--- csrc/transport.c, on the transport this VM owns, and hands the raw outcome back. Waits use
--- ngx.sleep. What outcomes mean and when to retry stays in errors.lua and client.lua.
+-- csrc/transport.c, on a transport this VM owns, and hands the raw outcome back. The requests
+-- of a worker may share a client: each exchange in flight has a transport of its own, and
+-- exchanges take turns for the pool's threads (below). Waits use ngx.sleep. What outcomes mean
+-- and when to retry stays in errors.lua and client.lua.
 
 local core = require "leadconduit.core"
 
