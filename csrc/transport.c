@@ -11,8 +11,10 @@
  *
  * Transports live in C memory, in a process-wide table, so that nginx's worker threads (other
  * Lua VMs of the same process) can run an exchange on the handle that a request's VM owns:
- * perform_shared(id). One exchange at a time per transport; a transport closed while a thread
- * uses it is freed by that thread when its exchange ends. */
+ * perform_shared(id). An id names a slot of the table and the transport that took it (a slot
+ * is reused, an id never), so that the lookup is one index and one compare. One exchange at a
+ * time per transport; a transport closed while a thread uses it is freed by that thread when
+ * its exchange ends. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +57,9 @@ typedef struct transport {
     char errbuf[CURL_ERROR_SIZE];
     /* Lifetime, guarded by registry_lock. */
     lua_Number id;
+    size_t slot; /* its place in the registry */
     int in_use;  /* an exchange is running, in this thread or another */
     int closing; /* closed: freed when the exchange in progress ends */
-    struct transport *next;
 } transport;
 
 /* The Lua side of a transport: a userdata pointing at it, NULL once closed. */
@@ -77,9 +79,22 @@ typedef struct {
     char message[CURL_ERROR_SIZE];
 } exchange;
 
+/* The registry: slots[i].t holds a transport, or NULL with next_free the next free slot's
+ * index + 1 (0 ends the free list). An id is serial * SLOT_LIMIT + slot, exact in a double
+ * (below 2^53): 2^31 transports made, 2^22 alive at once; 0 is no id. */
+#define SLOT_LIMIT 4194304.0
+#define SERIAL_LIMIT 2147483648.0
+
+typedef struct {
+    transport *t;
+    size_t next_free;
+} slot;
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static transport *registry;
-static lua_Number last_id;
+static slot *slots;
+static size_t slot_count, first_free; /* first_free: index + 1, 0 when none */
+static size_t live;                   /* transports in the table: at 0 the table is freed */
+static lua_Number serial;
 
 /* ---- freeing ------------------------------------------------------------------------------ */
 
@@ -106,16 +121,69 @@ static void destroy(transport *t)
     free(t);
 }
 
-/* Take t out of the table; the caller holds registry_lock. */
+/* Give t a slot and an id; 0 when out of memory or ids. The caller holds registry_lock. */
+static int register_locked(transport *t)
+{
+    size_t i;
+
+    if (first_free == 0) {
+        size_t count = slot_count ? slot_count * 2 : 64;
+        slot *grown;
+
+        if (count > (size_t)SLOT_LIMIT || serial + 1 >= SERIAL_LIMIT)
+            return 0;
+        grown = realloc(slots, count * sizeof *grown);
+        if (grown == NULL)
+            return 0;
+        slots = grown;
+        for (i = slot_count; i < count; i++) {
+            slots[i].t = NULL;
+            slots[i].next_free = i + 1 < count ? i + 2 : 0;
+        }
+        first_free = slot_count + 1;
+        slot_count = count;
+    }
+    if (serial + 1 >= SERIAL_LIMIT)
+        return 0;
+    i = first_free - 1;
+    first_free = slots[i].next_free;
+    slots[i].t = t;
+    live++;
+    t->slot = i;
+    t->id = ++serial * SLOT_LIMIT + (lua_Number)i;
+    return 1;
+}
+
+/* The live transport whose id is id, or NULL; the caller holds registry_lock. */
+static transport *lookup_locked(lua_Number id)
+{
+    lua_Number i;
+
+    if (!(id >= SLOT_LIMIT && id < SERIAL_LIMIT * SLOT_LIMIT))
+        return NULL;
+    i = id - SLOT_LIMIT * (lua_Number)(long long)(id / SLOT_LIMIT);
+    if (!(i >= 0 && i < (lua_Number)slot_count))
+        return NULL;
+    /* A slot taken again holds a transport with another id. */
+    if (slots[(size_t)i].t != NULL && slots[(size_t)i].t->id == id)
+        return slots[(size_t)i].t;
+    return NULL;
+}
+
+/* Take t out of the table (if it got in: a transport whose construction raised did not); the
+ * caller holds registry_lock. */
 static void unlink_locked(transport *t)
 {
-    transport **p;
-
-    for (p = &registry; *p != NULL; p = &(*p)->next) {
-        if (*p == t) {
-            *p = t->next;
-            return;
-        }
+    if (t->id == 0)
+        return;
+    slots[t->slot].t = NULL;
+    slots[t->slot].next_free = first_free;
+    first_free = t->slot + 1;
+    if (--live == 0) {
+        /* Nothing left for a leak checker to find once the module is unloaded. */
+        free(slots);
+        slots = NULL;
+        slot_count = first_free = 0;
     }
 }
 
@@ -484,8 +552,7 @@ static int core_perform_shared(lua_State *L)
 
     push_outcome_frame(L);
     pthread_mutex_lock(&registry_lock);
-    for (t = registry; t != NULL && t->id != id; t = t->next)
-        ;
+    t = lookup_locked(id);
     if (t != NULL)
         got = acquire_locked(t);
     pthread_mutex_unlock(&registry_lock);
@@ -562,7 +629,7 @@ static int transport_new(lua_State *L)
 {
     const char *url, *authorization, *user_agent, *ca_file;
     long connect_timeout_ms, max_bytes;
-    int allow_http;
+    int allow_http, registered;
     handle *h;
     transport *t;
 
@@ -619,10 +686,10 @@ static int transport_new(lua_State *L)
     SETOPT(CURLOPT_HEADERDATA, t);
 
     pthread_mutex_lock(&registry_lock);
-    t->id = ++last_id;
-    t->next = registry;
-    registry = t;
+    registered = register_locked(t);
     pthread_mutex_unlock(&registry_lock);
+    if (!registered)
+        return luaL_error(L, "leadconduit.transport: out of memory");
     return 1;
 }
 

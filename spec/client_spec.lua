@@ -906,6 +906,26 @@ describe("leadconduit client", function()
       assert.truthy(c:sync_account()) -- and it syncs again afterwards
     end)
 
+    it("refuses a sync from a debug hook during its own sync, naming the causes", function()
+      local c = client()
+      local decode = require("leadconduit.core").decode
+      local nested
+      -- A call hook that syncs again when the sync calls the decoder, in the middle of it.
+      debug.sethook(function()
+        if nested == nil and debug.getinfo(2, "f").func == decode then
+          nested = select(2, pcall(c.sync_account, c))
+        end
+      end, "c")
+      local ok, res = pcall(c.sync_account, c)
+      debug.sethook()
+      assert.is_true(ok, tostring(res))
+      assert.equal(true, res.success)
+      assert.equal("leadconduit: sync_account called again on a client that is syncing, from a finalizer"
+        .. " (__gc) or a debug hook that ran during that sync, or from another OS thread: outside"
+        .. " nginx a client runs one sync at a time", (tostring(nested):gsub("^.-: (leadconduit)", "%1")))
+      assert.truthy(c:sync_account()) -- and it syncs again afterwards
+    end)
+
     it("closes a client that a finalizer closes during its sync once that sync has ended", function()
       local c = big_client()
       local ok, res, err = sync_with_finalizers(c, function(victim) victim:close() end)
@@ -1007,6 +1027,34 @@ describe("leadconduit client", function()
       local out = sys.capture(("timeout 10 %s -e %s 2>&1; echo \" exit $?\""):format(interpreter,
         sys.quote(script)))
       assert.equal("true CURLE_OPERATION_TIMEDOUT exit 0", (out:gsub("\n", "")))
+    end)
+
+    it("never lends a transport to another's id: a reused slot, made-up ids", function()
+      local a = core.transport(config())
+      local old = a:id()
+      a:close()
+      local b = core.transport(config()) -- in the slot a left
+      assert.not_equal(old, b:id())
+      for _, id in ipairs({ old, 0, -1, 0.5, b:id() + 0.5, b:id() - 1, 2 ^ 53, 1 / 0, -1 / 0, 0 / 0 }) do
+        assert.has_error(function() core.perform_shared(id, nil, core.monotime() + 5) end,
+          "leadconduit.sync_account: the client is closed")
+      end
+      assert.equal(200, core.perform_shared(b:id(), nil, core.monotime() + 5).status)
+      b:close()
+    end)
+
+    it("finds each of many transports by its id, the table grown past its first size", function()
+      local all, ids = {}, {}
+      for i = 1, 150 do
+        all[i] = core.transport(config())
+        local id = all[i]:id()
+        assert.is_nil(ids[id])
+        ids[id] = true
+      end
+      for _, i in ipairs({ 1, 64, 65, 150 }) do
+        assert.equal(200, core.perform_shared(all[i]:id(), nil, core.monotime() + 5).status)
+      end
+      for i = 1, 150 do all[i]:close() end
     end)
 
     it("is closed for every VM once closed: perform_shared refuses its id", function()

@@ -127,8 +127,8 @@ describe("leadconduit.nginx with a stand-in ngx", function()
     assert.same({ "timeout", true, 2 }, { err.kind, err.retryable, err.attempts })
   end)
 
-  it("turns a saturated thread pool into a network failure, which the client retries", function()
-    for _, why in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
+  it("turns a thread pool that cannot take the task into a network failure, retried", function()
+    for _, why in ipairs({ "ngx_thread_task_post failed", "no memory" }) do
       fake.calls = {}
       fake.answer = { false, why }
       local res, err = client({ max_retries = 1, retry_delay = 0.01 }):sync_account()
@@ -138,6 +138,107 @@ describe("leadconduit.nginx with a stand-in ngx", function()
       assert.equal("sleep", fake.calls[2][1])
     end
   end)
+
+  it("waits for a Lua VM when nginx has none free, never failing at once as network", function()
+    local n = 0
+    fake.answer = function()
+      n = n + 1
+      if n <= 3 then return false, "no available Lua vm" end
+      return true, answer(200, '{"success":true,"account":{}}')
+    end
+    assert.truthy(client():sync_account())
+    assert.same({ "sleep", 0.001 }, fake.calls[2])
+    assert.same({ "sleep", 0.002 }, fake.calls[4])
+    assert.same({ "sleep", 0.004 }, fake.calls[6])
+    -- and when none comes back before the deadline: a timeout naming the pool
+    fake.answer = { false, "no available Lua vm" }
+    local res, err = client({ timeout = 0.05, thread_pool = "p", thread_pool_size = 3 }):sync_account()
+    assert.is_nil(res)
+    assert.same({ "timeout", true }, { err.kind, err.retryable })
+    assert.matches("thread_pool 'p' (all 3 busy", err.message, 1, true)
+  end)
+
+  it("takes a turn of the pool's semaphore, sized thread_pool_size, within the time left", function()
+    fake.answer = { true, answer(200, '{"success":true,"account":{}}') }
+    local c = client({ thread_pool = "p", thread_pool_size = 5, timeout = 7 })
+    assert.truthy(c:sync_account())
+    assert.truthy(client({ thread_pool = "p", thread_pool_size = 5 }):sync_account())
+    assert.equal(1, #fake.semaphores) -- one per pool name, whatever the client
+    local sema = fake.semaphores[1]
+    assert.equal(5, sema.count) -- every turn given back
+    assert.is_true(sema.waits[1] > 6.9 and sema.waits[1] <= 7)
+    -- No turn left: the attempt ends as timeout without posting any task.
+    sema.count = 0
+    fake.calls = {}
+    local res, err = c:sync_account()
+    assert.is_nil(res)
+    assert.equal("timeout", err.kind)
+    assert.matches("thread_pool 'p' (all 5 busy: raise its threads= and the client's"
+      .. " thread_pool_size together)", err.message, 1, true)
+    for _, call in ipairs(fake.calls) do assert.not_equal("run_worker_thread", call[1]) end
+    -- A client that says the pool is larger adds the difference.
+    sema.count = 5
+    assert.truthy(client({ thread_pool = "p", thread_pool_size = 8 }):sync_account())
+    assert.equal(8, sema.count)
+    -- and one that says smaller keeps the turns that come back until the count is right
+    assert.truthy(client({ thread_pool = "p", thread_pool_size = 6 }):sync_account())
+    assert.equal(7, sema.count)
+    assert.truthy(c:sync_account())
+    assert.equal(6, sema.count)
+    -- A client that says nothing leaves the size as it is; a new pool starts at 16.
+    assert.truthy(client({ thread_pool = "p" }):sync_account())
+    assert.equal(6, sema.count)
+    assert.truthy(client({ thread_pool = "q" }):sync_account())
+    assert.equal(16, fake.semaphores[2].count)
+  end)
+
+  -- The stand-in's requests are coroutines that yield inside the client's pcall, as nginx's do;
+  -- Lua 5.1 cannot yield across a pcall (nginx runs LuaJIT, which can): defined where it can.
+  local pcall_yields = coroutine.wrap(function()
+    pcall(coroutine.yield, "yielded")
+    return "refused"
+  end)() == "yielded"
+  if pcall_yields then
+  it("lets a worker's requests share a client: each sync in flight has a transport of its own", function()
+    local ids, resume = {}, {}
+    fake.answer = function(_, _, _, id)
+      ids[#ids + 1] = id
+      coroutine.yield() -- the request's coroutine waits for the thread, others run
+      return true, answer(200, '{"success":true,"account":{}}')
+    end
+    local c = client()
+    local results = {}
+    for i = 1, 3 do
+      resume[i] = coroutine.wrap(function() results[i] = c:sync_account() end)
+      resume[i]()
+    end
+    for i = 1, 3 do resume[i]() end
+    for i = 1, 3 do assert.truthy(results[i]) end
+    assert.equal(3, #ids)
+    assert.is_true(ids[1] ~= ids[2] and ids[2] ~= ids[3] and ids[1] ~= ids[3])
+    -- The next sync reuses an idle transport, connection and all.
+    fake.answer = function(_, _, _, id)
+      ids[#ids + 1] = id
+      return true, answer(200, '{"success":true,"account":{}}')
+    end
+    assert.truthy(c:sync_account())
+    assert.is_true(ids[4] == ids[1] or ids[4] == ids[2] or ids[4] == ids[3])
+    -- Closed while a sync is in flight: the idle transports close now, the busy one after.
+    fake.answer = function(_, _, _, id)
+      ids[#ids + 1] = id
+      coroutine.yield()
+      return true, answer(200, '{"success":true,"account":{}}')
+    end
+    local last = coroutine.wrap(function() return c:sync_account() end)
+    last()
+    c:close()
+    assert.truthy(last())
+    for _, id in ipairs(ids) do
+      assert.has_error(function() core.perform_shared(id, nil, core.monotime() + 1) end,
+        "leadconduit.sync_account: the client is closed")
+    end
+  end)
+  end
 
   it("returns kind config naming the thread_pool directive to add when the pool does not exist", function()
     fake.answer = { false, "thread pool lc_pool not found" }
@@ -330,6 +431,81 @@ describe("leadconduit inside nginx", function()
         kinds[kind] = (kinds[kind] or 0) + 1
       end
       assert.same({ ok = 2, timeout = 4 }, kinds)
+    end)
+
+    it("32 concurrent requests share one client: 0 errors, connections kept alive and bounded", function()
+      local url, token = env.srv:counted("slow/100")
+      local requests = {}
+      for i = 1, 32 do requests[i] = { "/shared", { base = url, size = 32 } } end
+      for wave = 1, 2 do
+        local results = env.bed:get_parallel(requests)
+        for _, r in ipairs(results) do
+          assert(r.status == 200 and r.body.ok, ("wave %d: %s"):format(wave, cjson.encode(r.body)))
+          assert.equal(reference_id(), r.body.id)
+        end
+        local seen = env.srv:count(token)
+        assert.equal(32 * wave, seen.requests)
+        -- One transport, and so one connection, per sync in flight; the second wave reuses them.
+        assert.is_true(seen.connections <= 32, seen.connections .. " connections")
+      end
+    end)
+
+    it("a saturated pool: syncs wait their turn and time out at their deadline, not at once", function()
+      -- 100 syncs of 0.2 s through 2 threads, timeout 1, with 64 Lua VMs for worker threads:
+      -- 2 at a time succeed, the others wait for a turn until their deadline.
+      local requests = {}
+      for i = 1, 100 do
+        requests[i] = { "/shared", { path = "slow/200", timeout = 1, pool = "two_threads", size = 2 } }
+      end
+      local results = env.bed:get_parallel(requests)
+      local kinds = {}
+      for _, r in ipairs(results) do
+        local out = r.body
+        local kind = out.ok and "ok" or out.kind
+        kinds[kind] = (kinds[kind] or 0) + 1
+        assert.is_true(out.elapsed < 1 + 0.15, ("a sync took %.2f s"):format(out.elapsed))
+        if kind ~= "ok" then
+          assert.equal("timeout", kind, cjson.encode(out))
+          assert.is_true(out.elapsed >= 0.95, ("a timeout came after only %.3f s"):format(out.elapsed))
+          -- Waiting for a turn, or given one with less than a whole exchange left.
+          local named_pool = out.message:find("thread_pool 'two_threads' (all 2 busy", 1,
+            true)
+          local late = out.message:find("timed out after", 1, true) -- libcurl: connect or whole
+            or out.message:find("before the attempt could start", 1, true)
+          assert.is_truthy(named_pool or late, out.message)
+        end
+      end
+      assert.is_true((kinds.ok or 0) >= 6 and (kinds.ok or 0) <= 10, cjson.encode(kinds))
+      assert.equal(100, (kinds.ok or 0) + (kinds.timeout or 0), cjson.encode(kinds))
+      assert.is_nil(env.bed:error_log():find("no available Lua vm", 1, true))
+    end)
+
+    it("syncs past nginx's Lua VMs for worker threads wait for a VM, never failing as network", function()
+      -- thread_pool_size 100 (more than the test nginx's 64 VMs): 100 syncs of 0.2 s at once
+      -- through 32 threads; the 36 that find no VM wait for one.
+      local requests = {}
+      for i = 1, 100 do
+        requests[i] = { "/shared", { path = "slow/200", timeout = 5, size = 100 } }
+      end
+      local results = env.bed:get_parallel(requests)
+      for _, r in ipairs(results) do
+        assert(r.body.ok, cjson.encode(r.body))
+      end
+    end)
+
+    it("gets back the turns of syncs whose requests nginx abandoned mid-exchange", function()
+      -- The pool's 2 turns taken by 2 requests that end while their exchanges run.
+      local args = { path = "slow/300", timeout = 2, pool = "two_threads", size = 2 }
+      local results = env.bed:get_parallel({ { "/abandon", args }, { "/abandon", args } })
+      for _, r in ipairs(results) do assert.equal(200, r.status) end
+      require("socket").sleep(0.4) -- the exchanges end; nobody resumes their coroutines
+      assert.is_true(sync("/collect").ok)
+      -- Two syncs at once through the same pool: each needs a turn back.
+      results = env.bed:get_parallel({ { "/shared", args }, { "/shared", args } })
+      for _, r in ipairs(results) do
+        assert(r.body.ok, cjson.encode(r.body))
+        assert.is_true(r.body.elapsed < 0.6, ("a sync waited %.2f s for a turn"):format(r.body.elapsed))
+      end
     end)
 
     it("while libcurl called straight from a handler makes the same requests queue up (control)", function()

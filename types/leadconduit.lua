@@ -154,6 +154,7 @@ function leadconduit.encode(value, opts) end
 ---@field user_agent? string
 ---@field max_response_bytes? integer default 8388608
 ---@field thread_pool? string inside nginx: the thread_pool directive's name (default "leadconduit")
+---@field thread_pool_size? integer inside nginx: that directive's threads= (1 to 1024; default 16)
 
 ---@class leadconduit.SyncOptions
 ---@field sso_account_id? string 24 hexadecimal digits

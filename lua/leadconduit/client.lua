@@ -32,16 +32,18 @@ local function release(p)
   p.transport = nil
 end
 
--- close() twice is harmless. During a sync (a finalizer or metamethod may call close() while
--- the answer is decoded) the client closes when that sync ends.
+-- close() twice is harmless. During a sync outside nginx (a finalizer may call close() while
+-- the answer is decoded) the client closes when that sync ends. Inside nginx, where requests
+-- share a client, the idle connections close now and the syncs in progress close theirs as
+-- they end (nginx.lua).
 function Client:close()
   local p = private[self]
   if not p then return end
   private[self] = nil
-  if p.busy then
-    p.close_when_done = true
-  else
+  if p.syncs == 0 then
     release(p)
+  elseif p.runtime == "request" then
+    p.transport:close()
   end
 end
 
@@ -99,9 +101,10 @@ end
 local function sync(p, query, in_nginx)
   if not p.transport then
     if in_nginx then
-      local transport, problem = nginx.transport(p.settings.transport, p.settings.thread_pool)
-      if not transport then return nil, errors.config(problem) end
-      p.transport = transport
+      local transports, problem = nginx.transports(p.settings.transport, p.settings.thread_pool,
+        p.settings.thread_pool_size)
+      if not transports then return nil, errors.config(problem) end
+      p.transport = transports
     else
       p.transport = core.transport(p.settings.transport)
     end
@@ -112,13 +115,18 @@ end
 -- client:sync_account([opts]) -> decoded answer | nil, err
 function Client:sync_account(sync_opts)
   local p = open(self, "sync_account")
-  if p.busy then
-    error("leadconduit: sync_account called again on a client that is syncing (from a finalizer"
-      .. " or a metamethod that runs during the sync)", 2)
+  -- Inside nginx's event loop the exchange runs in its thread pool and waits yield, so the
+  -- requests of a worker share a client: each exchange gets a transport of its own.
+  local in_nginx = p.runtime == "request"
+  if p.syncs > 0 and not in_nginx then
+    -- Nothing in a sync yields outside nginx (its exchange and its waits are C calls), so this
+    -- is Lua code that ran inside it: a finalizer (__gc) that the collector ran, or a debug
+    -- hook; or a client shared by OS threads.
+    error("leadconduit: sync_account called again on a client that is syncing, from a finalizer"
+      .. " (__gc) or a debug hook that ran during that sync, or from another OS thread: outside"
+      .. " nginx a client runs one sync at a time", 2)
   end
   local query = options.query(sync_opts)
-  -- Inside nginx's event loop the exchange runs in its thread pool and waits yield.
-  local in_nginx = p.runtime == "request"
   if in_nginx then
     local ok, why = nginx.check_phase()
     if not ok then
@@ -126,12 +134,13 @@ function Client:sync_account(sync_opts)
     end
   end
 
-  -- busy from here to the end, also when something raises (out of memory, nginx without the
+  -- Counted from here to the end, also when something raises (out of memory, nginx without the
   -- thread pool): the pcall makes sure the client is usable again afterwards.
-  p.busy = true
+  p.syncs = p.syncs + 1
   local ok, res, err = pcall(sync, p, query, in_nginx)
-  p.busy = false
-  if p.close_when_done then release(p) end
+  p.syncs = p.syncs - 1
+  -- The last sync of a client closed meanwhile closes it.
+  if p.syncs == 0 and not private[self] then release(p) end
   if not ok then error(res, 0) end
   return res, err
 end
@@ -139,7 +148,7 @@ end
 --- from_settings(settings) -> a client for settings that options.check() returned.
 local function from_settings(settings)
   local self = setmetatable({}, client_mt)
-  private[self] = { settings = settings, runtime = nginx.runtime() }
+  private[self] = { settings = settings, runtime = nginx.runtime(), syncs = 0 }
   return self
 end
 

@@ -220,11 +220,17 @@ end
 --- classify(outcome [, secrets]) -> nil when the outcome carries the account answer, else
 -- kind, message, fields (status, retryable). outcome: a transport's facts (csrc/transport.c:
 -- status, headers_complete, body, curl_code, curl_message, os_errno, body_too_large,
--- deadline_passed; nginx.lua: thread_error) plus the decoded body (value or decode_error).
+-- deadline_passed; nginx.lua: thread_error, pool_timeout) plus the decoded body (value or decode_error).
 -- secrets: as for new(), scrubbed from the server's and libcurl's text before it is shortened.
 function errors.classify(outcome, secrets)
   if outcome.thread_error then
     return thread_failure(outcome.thread_error, secrets)
+  end
+  if outcome.pool_timeout then
+    local pool = outcome.pool_timeout
+    return "timeout", ("the deadline passed after %.3f s waiting for a thread of nginx's thread_pool"
+      .. " '%s' (all %d busy: raise its threads= and the client's thread_pool_size together)")
+      :format(pool.waited, pool.pool, pool.size), { retryable = true }
   end
   if outcome.deadline_passed then
     return "timeout", "the deadline passed before the attempt could start (max_time ran out, or"

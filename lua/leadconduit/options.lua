@@ -26,7 +26,7 @@ local KNOWN = {
   api_key = true, api_key_file = true, base_url = true, timeout = true, connect_timeout = true,
   max_time = true,
   max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
-  max_response_bytes = true, thread_pool = true,
+  max_response_bytes = true, thread_pool = true, thread_pool_size = true,
 }
 
 -- Longer strings than these are mistakes, and libcurl refuses anything over 8 MB with a
@@ -237,6 +237,12 @@ local function settings_of(opts)
     check_string("user_agent", user_agent, "a non-empty string")
   end
   local connect_timeout = check_seconds("connect_timeout", get("connect_timeout"))
+  -- The threads= of that thread_pool directive (nginx.lua: syncs beyond it wait their turn);
+  -- nil leaves the pool's size to other clients, or to nginx.lua's default.
+  local pool_size = opts.thread_pool_size
+  if pool_size ~= nil and (not is_integer(pool_size) or pool_size < 1 or pool_size > 1024) then
+    fail("thread_pool_size", "thread_pool_size must be an integer from 1 to 1024")
+  end
 
   return {
     base_url = base_url:gsub("/+$", ""),
@@ -245,6 +251,7 @@ local function settings_of(opts)
     max_retries = max_retries,
     retry_delay = check_seconds("retry_delay", get("retry_delay"), true),
     thread_pool = check_string("thread_pool", get("thread_pool"), "a non-empty string"),
+    thread_pool_size = pool_size,
     secrets = redact.secrets(api_key),
     -- What csrc/transport.c takes, ready to use.
     transport = {

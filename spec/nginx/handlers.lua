@@ -12,7 +12,8 @@ local config = require "test_config" -- written by spec/support/openresty.lua: t
 local handlers = {}
 
 -- Client options from the query string: base (a whole base_url) or path (a mock scenario),
--- key, timeout, retries, retry_delay, max_bytes, pool. Without arguments: the mock's reference answer.
+-- key, timeout, retries, retry_delay, max_bytes, pool, size. Without arguments: the mock's reference
+-- answer.
 local function options(args)
   args = args or {}
   local base = args.base or config.base_url
@@ -26,6 +27,7 @@ local function options(args)
     retry_delay = tonumber(args.retry_delay),
     max_response_bytes = tonumber(args.max_bytes),
     thread_pool = args.pool,
+    thread_pool_size = tonumber(args.size),
   }
 end
 
@@ -120,6 +122,42 @@ function handlers.blocking()
   transport:close()
   ngx.update_time()
   return reply({ status = outcome.status, curl_code = outcome.curl_code, elapsed = ngx.now() - started })
+end
+
+-- GET /shared?<options>: one sync with the client that every request with the same arguments
+-- shares in this worker, made at first use and never closed, the way the README says to.
+local shared = {}
+function handlers.shared()
+  local args = ngx.req.get_uri_args()
+  local key = ngx.var.args or ""
+  shared[key] = shared[key] or leadconduit.new(options(args))
+  ngx.update_time()
+  local started = ngx.now()
+  local ok, res, err = pcall(shared[key].sync_account, shared[key])
+  ngx.update_time()
+  local out = ok and report(res, err) or { ok = false, kind = "raised", message = tostring(res) }
+  out.phase = ngx.get_phase()
+  out.elapsed = ngx.now() - started
+  return reply(out)
+end
+
+-- GET /abandon?<options as for /shared>: a light thread starts a sync with the shared client,
+-- and the request ends while a worker thread runs its exchange: nginx never resumes that
+-- coroutine, which holds one of the pool's turns.
+function handlers.abandon()
+  local args = ngx.req.get_uri_args()
+  local key = ngx.var.args or ""
+  shared[key] = shared[key] or leadconduit.new(options(args))
+  ngx.thread.spawn(function() return shared[key]:sync_account() end)
+  ngx.say("{}")
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+-- GET /collect: a full collection in this worker's VM.
+function handlers.collect()
+  collectgarbage()
+  collectgarbage()
+  return reply({ ok = true })
 end
 
 -- /hold syncs with a client that stays open in this worker; /release closes it.

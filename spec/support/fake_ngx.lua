@@ -10,6 +10,8 @@
 --                                          -- incr, delete, with expiries
 --   fake.timers                            -- { { delay =, every =, fn =, args = } } created
 --   fake.logs                              -- { { level, text } } of ngx.log
+--   fake.semaphores                        -- ngx.semaphore's made: { count =, waits = { s... } }
+--                                          -- (a wait with no count left times out at once)
 
 -- The dict's methods take self, like nginx's, whether they need it or not.
 -- luacheck: ignore self
@@ -117,6 +119,28 @@ function fake_ngx.new(phase)
     end
     return unpack(answer, 1, #given)
   end
+  -- require "ngx.semaphore" while this stand-in is the ngx.
+  fake.semaphores = {}
+  package.loaded["ngx.semaphore"] = {
+    new = function(n)
+      local sema = { count = n, waits = {} }
+      function sema.wait(self, seconds)
+        self.waits[#self.waits + 1] = seconds
+        if self.count > 0 then
+          self.count = self.count - 1
+          return true
+        end
+        fake.clock = fake.clock + seconds
+        return false, "timeout"
+      end
+      function sema.post(self, k)
+        self.count = self.count + (k or 1)
+        return true
+      end
+      fake.semaphores[#fake.semaphores + 1] = sema
+      return sema
+    end,
+  }
   fake.add_shared_dict = function(name)
     fake.shared[name] = shared_dict(fake)
     return fake.shared[name]
