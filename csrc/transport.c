@@ -15,6 +15,7 @@
  * is reused, an id never), so that the lookup is one index and one compare. One exchange at a
  * time per transport; a transport closed while a thread uses it is freed by that thread when
  * its exchange ends. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -584,16 +585,18 @@ static const char *config_string(lua_State *L, const char *key, int required)
     return s;
 }
 
-/* config[key] as an integer in [lo, hi]. */
-static long config_integer(lua_State *L, const char *key, long lo, long hi)
+/* config[key] as a positive integer that a long holds. What is a sensible value is options.lua's
+ * to say; this only keeps the conversion defined. */
+static long config_positive(lua_State *L, const char *key)
 {
+    /* 2^(bits - 1), exactly: the first double past LONG_MAX (which a double cannot hold). */
+    const lua_Number past_long_max = (lua_Number)(LONG_MAX / 2 + 1) * 2;
     lua_Number n;
 
     lua_getfield(L, 1, key);
     n = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(n >= lo && n <= hi) || n != (lua_Number)(long)n)
-        luaL_error(L, "leadconduit.transport: config.%s must be an integer from %d to %d", key, (int)lo,
-                   (int)hi);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(n >= 1 && n < past_long_max) || n != (lua_Number)(long)n)
+        luaL_error(L, "leadconduit.transport: config.%s must be a positive integer", key);
     lua_pop(L, 1);
     return (long)n;
 }
@@ -638,8 +641,8 @@ static int transport_new(lua_State *L)
     authorization = config_string(L, "authorization", 1);
     user_agent = config_string(L, "user_agent", 1);
     ca_file = config_string(L, "ca_file", 0);
-    connect_timeout_ms = config_integer(L, "connect_timeout_ms", 1, 86400000L);
-    max_bytes = config_integer(L, "max_response_bytes", 1, 1073741824L);
+    connect_timeout_ms = config_positive(L, "connect_timeout_ms");
+    max_bytes = config_positive(L, "max_response_bytes");
     lua_getfield(L, 1, "allow_http");
     allow_http = lua_toboolean(L, -1);
 

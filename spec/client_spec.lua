@@ -970,6 +970,16 @@ describe("leadconduit client", function()
       assert.is_nil(outcome.curl_code)
     end)
 
+    it("checks only that its numbers are positive integers a long holds (ranges: options.lua)", function()
+      for _, field in ipairs({ "connect_timeout_ms", "max_response_bytes" }) do
+        core.transport(config({ [field] = 2 ^ 40 })):close() -- past new()'s ranges, still safe for C
+        for _, bad in ipairs({ 0, -1, 1.5, 2 ^ 63, 2 ^ 64, 0 / 0, 1 / 0, "5", false }) do
+          assert.has_error(function() core.transport(config({ [field] = bad })) end,
+            "leadconduit.transport: config." .. field .. " must be a positive integer")
+        end
+      end
+    end)
+
     it("reports libcurl's code by name and the OS errno when the exchange fails", function()
       local t = core.transport(config({ url = srv.refused_url .. "/account_sso_sync" }))
       local outcome = t:perform(nil, core.monotime() + 5)
