@@ -1,23 +1,17 @@
--- cache_handlers.lua — the handlers of the account cache's test bed (spec/nginx/cache.conf), run
--- inside nginx: a gate, status() and get() as JSON, and get() from the log and header filter phases.
+-- cache_handlers.lua — the handlers of the account cache's test beds (spec/nginx/cache.conf and
+-- production.conf), run inside nginx: a gate, status() and get() as JSON, refresh(), get() from
+-- the log and header filter phases, and the shared dict's every key and value, for the specs to
+-- search for the key. The cache's options are cache_options.lua, which each spec writes.
 
 -- Handlers set response headers: fields of the read-only global ngx, by design.
 -- luacheck: ignore 122
 local cjson = require "cjson"
 local leadconduit = require "leadconduit"
-local config = require "test_config" -- written by spec/support/openresty.lua: the mock's details
 
 local handlers = {}
 
--- One cache per worker, as a user's module would hold it. timeout 2 and no retries: a sync
--- takes at most 2 s, so the lock expires 3 s after it was taken.
-handlers.cache = leadconduit.account_cache{
-  shared_dict = "leadconduit",
-  client = { api_key = config.api_key, base_url = config.base_url, ca_file = config.ca_file,
-    timeout = 2, max_retries = 0 },
-  refresh = 1,
-  stale = 2,
-}
+-- One cache per worker, as a user's module would hold it.
+handlers.cache = leadconduit.account_cache(require("cache_options"))
 
 local function error_fields(err)
   return err and { kind = err.kind, message = err.message, status = err.status,
@@ -46,6 +40,11 @@ end
 function handlers.refresh()
   local ok, err = handlers.cache:refresh()
   ngx.say(cjson.encode({ ok = ok, err = error_fields(err) }))
+end
+
+function handlers.dict()
+  local dict = ngx.shared.leadconduit
+  for _, key in ipairs(dict:get_keys(0)) do ngx.say(key, " ", tostring(dict:get(key))) end
 end
 
 local function seen()

@@ -8,6 +8,7 @@
 --   bed:get("/sync", { path = "slow/500" })      --> status, decoded JSON body (or raw text)
 --   bed:get_parallel({ {"/sync", args}, ... })   --> { {status, body, headers, seconds}, ... }, wall s
 --   bed:workers()                                 --> pids of the worker processes
+--   bed:wait_for(check, seconds, what)            --> check()'s first true value, seconds taken
 --   bed:stop()
 --   local env = openresty.with_mock(options)      --> env.srv, env.bed; openresty.stop(env)
 --   local env = openresty.for_specs(lazy_setup, lazy_teardown, options)   -- the same, in busted
@@ -152,6 +153,18 @@ function Bed:workers()
   end
   table.sort(pids)
   return pids
+end
+
+-- Polls check() every 50 ms until it returns a true value: that value and the seconds it took;
+-- raises with what was awaited and the error log's tail after `seconds`.
+function Bed:wait_for(check, seconds, what)
+  local started = socket.gettime()
+  repeat
+    local value = check()
+    if value then return value, socket.gettime() - started end
+    socket.sleep(0.05)
+  until socket.gettime() - started > seconds
+  error("not within " .. seconds .. " s: " .. what .. "\n" .. self:error_log_tail())
 end
 
 -- The whole error log.
