@@ -56,4 +56,31 @@ static inline void lc_setfuncs(lua_State *L, const luaL_Reg *l)
 #define lc_newuserdata(L, size) lua_newuserdata((L), (size))
 #endif
 
+/* Userdata with one user value, a table (the environment on 5.1): set from the top, which is
+ * popped, and pushed. */
+#if LUA_VERSION_NUM >= 504
+#define lc_newuserdata_with_value(L, size) lua_newuserdatauv((L), (size), 1)
+#define lc_setuservalue(L, i) ((void)lua_setiuservalue((L), (i), 1))
+#define lc_getuservalue(L, i) ((void)lua_getiuservalue((L), (i), 1))
+#elif LUA_VERSION_NUM >= 502
+#define lc_newuserdata_with_value(L, size) lua_newuserdata((L), (size))
+#define lc_setuservalue(L, i) lua_setuservalue((L), (i))
+#define lc_getuservalue(L, i) ((void)lua_getuservalue((L), (i)))
+#else
+#define lc_newuserdata_with_value(L, size) lua_newuserdata((L), (size))
+#define lc_setuservalue(L, i) ((void)lua_setfenv((L), (i)))
+#define lc_getuservalue(L, i) lua_getfenv((L), (i))
+#endif
+
+/* lua_rawgeti, returning the type of what it pushed (as it does itself on 5.3+). */
+#if LUA_VERSION_NUM >= 503
+#define lc_rawgeti(L, i, n) lua_rawgeti((L), (i), (n))
+#else
+static inline int lc_rawgeti(lua_State *L, int i, int n)
+{
+    lua_rawgeti(L, i, n);
+    return lua_type(L, -1);
+}
+#endif
+
 #endif

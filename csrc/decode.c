@@ -47,13 +47,12 @@ enum { KIND_ARRAY, KIND_OBJECT };
  * module, so a small text gains from the keys of the texts before it and no call pays to set a
  * cache up. It holds object keys only, never values, so that an answer's values (its tokens) do
  * not outlive it; at most KEY_CACHE strings of at most KEY_CACHE_MAX_LEN bytes, each until it is
- * evicted. It is a Lua table whose
- * slots 1..KEY_CACHE keep the strings alive and whose slot KEY_CACHE + 1 holds a userdata with
- * each string's bytes and length, so that a lookup is a compare in C and only a hit touches the
- * table. Lua's collector never moves a string; an entry and its slot change together, with
- * nothing that could run Lua code in between (the slots are the table's presized array part,
- * so storing into one never allocates), and so a finalizer that decodes in the middle of a
- * decode leaves both consistent. */
+ * evicted. It is a userdata with a copy of each string's bytes and its length, so that a lookup is
+ * a compare in C, and whose user value, a table, keeps the strings alive in slots 1..KEY_CACHE:
+ * only a hit touches the table. Lua's collector never moves a string; an entry and its slot change together,
+ * with nothing that could run Lua code in between (the slots are the table's presized array part, so storing
+ * into one never allocates), and so a finalizer that decodes in the middle of a decode leaves both
+ * consistent. */
 #define KEY_CACHE 256
 /* Lua 5.2+ interns strings up to 40 bytes (LUAI_MAXSHORTLEN): keys are nearly always shorter.
  * push_cached_key depends on it: a near slot is known to hold its entry's string by comparing the
@@ -74,11 +73,16 @@ typedef struct {
 } cached_key;
 
 /* The userdata of the cache kept across calls. Set k is slots k * KEY_WAYS to k * KEY_WAYS +
- * KEY_WAYS - 1 of `keys`: a slot's entry is one index away, with no multiply of a set's size. */
+ * KEY_WAYS - 1 of `keys`: a slot's entry is one index away, with no multiply of a set's size.
+ * Each entry's bytes are a copy in `text`, never a pointer into the string: the strings are kept
+ * alive by the userdata's user value, which Lua code can reach with the debug library and empty,
+ * and what Lua code can free, C must not read. */
 typedef struct {
     cached_key keys[KEY_CACHE];
     unsigned char victim[KEY_SETS]; /* the way of each set the next miss replaces: round robin */
     uint64_t stores;                /* how many keys have been stored into it, by any decode */
+    uint64_t stored_as[KEY_CACHE];  /* the value of `stores` that each slot's key was stored as */
+    char text[KEY_CACHE][KEY_CACHE_MAX_LEN];
     /* the slot of the key that came after each slot's key the last time it was seen, and at
      * KEY_CACHE, the first key of the last object (see "the next key") */
     unsigned char follower[KEY_CACHE + 1];
@@ -121,7 +125,8 @@ typedef struct {
     int mt_slot;        /* array_mt */
     int frames_slot;    /* userdata holding frames once depth > STATIC_FRAMES */
     int scratch_slot;   /* userdata holding the scratch buffer */
-    int keys_slot;      /* the key cache's table */
+    int cache_slot;     /* the key cache's userdata, kept on the stack for the call */
+    int keys_slot;      /* its user value: the table whose slots keep its strings alive */
     key_entries *cache; /* its entries; NULL: no cache */
     int near_slot;      /* the first of KEY_CACHE stack slots with this call's copies; 0: none */
     frame *frames;
@@ -132,8 +137,8 @@ typedef struct {
     size_t scratch_cap;
     const uchar *err_at;
     char err[96];
-    const char *near[KEY_CACHE]; /* the bytes of the string in each near slot, or NULL */
-    int values_slot;             /* the first of VALUE_CACHE stack slots with this call's values; 0: none */
+    uint64_t near[KEY_CACHE]; /* the stored_as of the string in each near slot, or 0 */
+    int values_slot;          /* the first of VALUE_CACHE stack slots with this call's values; 0: none */
     cached_key value_keys[VALUE_CACHE]; /* their entries, in sets as in the key cache */
     unsigned char value_victim[VALUE_SETS];
 } decoder;
@@ -633,15 +638,14 @@ LC_ALWAYS_INLINE int cache_find(const cached_key *keys, unsigned sets, const uch
     return -1;
 }
 
-/* Make the next victim of set `set` (round robin) hold the string at the top of the stack: len
- * bytes, whose words are head and tail. Returns its slot. */
-static int cache_store(lua_State *L, cached_key *keys, unsigned char *victims, unsigned set, size_t len,
-                       uint64_t head, uint64_t tail)
+/* Make the next victim of set `set` (round robin) hold the string of len bytes whose words are
+ * head and tail; its bytes are for the caller to set. Returns its slot. */
+static int cache_store(cached_key *keys, unsigned char *victims, unsigned set, size_t len, uint64_t head,
+                       uint64_t tail)
 {
     int slot = (int)set * KEY_WAYS + victims[set]++ % KEY_WAYS;
     cached_key *k = &keys[slot];
 
-    k->bytes = lua_tostring(L, -1);
     k->len = len;
     k->head = head;
     k->tail = tail;
@@ -681,12 +685,33 @@ static int store_key(decoder *d, const uchar *s, size_t len, uint64_t head, uint
     slot = cache_find(d->cache->keys, KEY_SETS, s, len, head, tail, &set);
     if (slot < 0) {
         /* the entry and its table slot change together, with no Lua code in between */
-        slot = cache_store(L, d->cache->keys, d->cache->victim, set, len, head, tail);
+        slot = cache_store(d->cache->keys, d->cache->victim, set, len, head, tail);
+        memcpy(d->cache->text[slot], s, len);
+        d->cache->keys[slot].bytes = d->cache->text[slot];
         lua_pushvalue(L, -1); /* uses the margin slot */
         lua_rawseti(L, d->keys_slot, slot + 1);
-        d->cache->stores++;
+        d->cache->stored_as[slot] = ++d->cache->stores;
     }
     return slot;
+}
+
+/* The cache's table lost the string of slot `slot`, whose read left something else on top: only
+ * Lua code that reached the table through the debug library can take it. The string is made
+ * again from the entry's copy of its bytes, and put back unless the entry changed meanwhile. */
+static void restore_key(decoder *d, int slot)
+{
+    lua_State *L = d->L;
+    uint64_t stored_as = d->cache->stored_as[slot];
+    char bytes[KEY_CACHE_MAX_LEN];
+    size_t len = d->cache->keys[slot].len;
+
+    memcpy(bytes, d->cache->text[slot], len); /* a finalizer may store over it while the string is made */
+    lua_pop(L, 1);
+    lua_pushlstring(L, bytes, len);
+    if (d->cache->stored_as[slot] == stored_as) {
+        lua_pushvalue(L, -1); /* uses the margin slot */
+        lua_rawseti(L, d->keys_slot, slot + 1);
+    }
 }
 
 /* With near slots, keep a copy of the key on top of the stack, the string of slot `slot`. */
@@ -694,7 +719,7 @@ LC_ALWAYS_INLINE void keep_near(decoder *d, int slot)
 {
     if (d->near_slot != 0) {
         lc_copy_top(d->L, d->near_slot + slot); /* uses the margin slot on 5.1 */
-        d->near[slot] = d->cache->keys[slot].bytes;
+        d->near[slot] = d->cache->stored_as[slot];
     }
 }
 
@@ -703,13 +728,14 @@ LC_ALWAYS_INLINE void push_cached_key(decoder *d, frame *f, int slot)
 {
     keys_note_slot(f, slot);
     keys_follow(d->cache, f, slot);
-    /* A near slot holds the same string only if it has the same bytes: a finalizer that decoded
-     * in between may have put another key in the entry. */
-    if (d->near_slot != 0 && d->near[slot] == d->cache->keys[slot].bytes) {
+    /* A near slot holds the entry's string only if it was copied since the entry's store: a
+     * finalizer that decoded in between may have put another key in the entry. */
+    if (d->near_slot != 0 && d->near[slot] == d->cache->stored_as[slot]) {
         lua_pushvalue(d->L, d->near_slot + slot);
         return;
     }
-    lua_rawgeti(d->L, d->keys_slot, slot + 1);
+    if (lc_rawgeti(d->L, d->keys_slot, slot + 1) != LUA_TSTRING)
+        restore_key(d, slot);
     keep_near(d, slot);
 }
 
@@ -749,8 +775,9 @@ LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
         return;
     }
     lua_pushlstring(L, (const char *)s, len);
-    slot = cache_store(L, d->value_keys, d->value_victim, set, len, head, tail);
-    lc_copy_top(L, d->values_slot + slot); /* uses the margin slot on 5.1 */
+    slot = cache_store(d->value_keys, d->value_victim, set, len, head, tail);
+    d->value_keys[slot].bytes = lua_tostring(L, -1); /* kept alive by its slot for the call */
+    lc_copy_top(L, d->values_slot + slot);           /* uses the margin slot on 5.1 */
 }
 
 /* Push the string [s, s+len) that has no escape: an object's key when is_key. The caches keep
@@ -1044,24 +1071,29 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
     decoder d;
     int bottom;
 
-    luaL_checkstack(L, 4 + KEY_CACHE + STACK_MARGIN, "leadconduit.decode");
+    luaL_checkstack(L, 5 + KEY_CACHE + STACK_MARGIN, "leadconduit.decode");
     bottom = lua_gettop(L);
     luaL_getmetatable(L, LC_ARRAY_MT);
     lua_pushnil(L); /* frames */
     lua_pushnil(L); /* scratch */
+    lua_pushnil(L); /* the key cache */
+    lua_pushnil(L); /* its table */
     d.cache = NULL;
     d.near_slot = 0;
-    if (key_cache != 0 && lua_type(L, key_cache) == LUA_TTABLE) {
+    /* Only the debug library could put anything else in the decode function's upvalue or the
+     * cache's user value; the size check keeps the entries inside whatever it put. The cache stays
+     * on the stack, alive, whatever Lua code does to the upvalue during the call. */
+    if (key_cache != 0 && lua_type(L, key_cache) == LUA_TUSERDATA &&
+        lc_rawlen(L, key_cache) == sizeof(key_entries)) {
         lua_pushvalue(L, key_cache);
-        lua_rawgeti(L, -1, KEY_CACHE + 1);
-        /* Only the debug library could put anything else there; the size check keeps the
-         * entries inside whatever it put. */
-        if (lua_type(L, -1) == LUA_TUSERDATA && lc_rawlen(L, -1) == sizeof(key_entries))
-            d.cache = lua_touserdata(L, -1);
-        lua_pop(L, 1); /* the table keeps it */
+        lua_replace(L, bottom + 4);
+        lc_getuservalue(L, bottom + 4);
+        lua_replace(L, bottom + 5);
+        if (lua_type(L, bottom + 5) == LUA_TTABLE)
+            d.cache = lua_touserdata(L, bottom + 4);
         if (d.cache != NULL && len >= NEAR_KEYS_MIN_TEXT) {
-            d.near_slot = bottom + 5;
-            lua_settop(L, bottom + 4 + KEY_CACHE); /* the near slots: nil */
+            d.near_slot = bottom + 6;
+            lua_settop(L, bottom + 5 + KEY_CACHE); /* the near slots: nil */
             memset(d.near, 0, sizeof d.near);
         }
     }
@@ -1079,7 +1111,8 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
     d.mt_slot = bottom + 1;
     d.frames_slot = bottom + 2;
     d.scratch_slot = bottom + 3;
-    d.keys_slot = bottom + 4;
+    d.cache_slot = bottom + 4;
+    d.keys_slot = bottom + 5;
     d.bottom = d.top = lua_gettop(L);
     d.room_top = d.top + STACK_MARGIN;
     d.frames = static_frames;
@@ -1106,10 +1139,10 @@ void lc_push_key_cache(lua_State *L)
 {
     key_entries *cache;
 
-    lua_createtable(L, KEY_CACHE + 1, 0);
-    cache = lc_newuserdata(L, sizeof *cache);
+    cache = lc_newuserdata_with_value(L, sizeof *cache);
     memset(cache, 0, sizeof *cache);
-    lua_rawseti(L, -2, KEY_CACHE + 1);
+    lua_createtable(L, KEY_CACHE, 0);
+    lc_setuservalue(L, -2);
 }
 
 /* opts.max_depth: a non-negative integer, or absent for the default. */

@@ -741,6 +741,72 @@ describe("decode", function()
         local nested_texts, nested_expected = arrays_of(values, 30)
         decode_with_finalizers(texts[2], expected[2], nested_texts, nested_expected)
       end)
+
+    -- Everything the debug library reaches from decode: its upvalues and, for a userdata, its user
+    -- value. Clears every string held in a table among them: what Lua code can free.
+    local function clear_strings_reachable_from(fn)
+      local function clear(t)
+        if type(t) ~= "table" then return end
+        for k, v in pairs(t) do
+          if type(v) == "string" then t[k] = nil end
+        end
+      end
+      for i = 1, math.huge do
+        local name, value = debug.getupvalue(fn, i)
+        if name == nil then break end
+        clear(value)
+        if type(value) == "userdata" then
+          clear(debug.getuservalue and debug.getuservalue(value, 1) or debug.getfenv(value))
+        end
+      end
+    end
+
+    -- Keys and values made anew after the strings are gone, so that freed memory is reused.
+    local function churn()
+      local junk = {}
+      for i = 1, 2000 do junk[i] = ("%038d"):format(i) end
+      return junk
+    end
+
+    it("decodes right after Lua code clears what its key cache holds (debug.getupvalue)", function()
+      local texts, expected = objects_of(near_repeated_keys(), 3, 0)
+      local small = '{"id":"x","name":"y","nested":{"id":1,"name":2}}'
+      for _ = 1, 2 do
+        for n = 1, #texts do assert.same(expected[n], decode(texts[n])) end
+        assert.same({ id = "x", name = "y", nested = { id = 1, name = 2 } }, decode(small))
+        clear_strings_reachable_from(decode)
+        collectgarbage()
+        collectgarbage()
+        local junk = churn()
+        for n = 1, #texts do assert.same(expected[n], decode(texts[n])) end
+        assert.same({ id = "x", name = "y", nested = { id = 1, name = 2 } }, decode(small))
+        assert.is_table(junk)
+      end
+    end)
+
+    it("decodes right when a finalizer clears what its key cache holds in the middle of a decode",
+      function()
+        local texts, expected = objects_of(near_repeated_keys(), 6, 0)
+        local text = "[" .. table.concat(texts, ",") .. "]"
+        assert.is_table(decode(text)) -- its keys in the cache
+        local state = finalizers_calling(function()
+          clear_strings_reachable_from(decode)
+        end)
+        local results = {}
+        for round = 1, 10000 do
+          state.decoding = true
+          results[round] = decode(text)
+          state.decoding = false
+          if state.during > 0 and round >= 3 then break end
+        end
+        state.stop()
+        assert.is_true(state.during > 0, "no finalizer ran during a decode")
+        for round = 1, #results do
+          for n = 1, #expected do
+            assert.same(expected[n], results[round][n])
+          end
+        end
+      end)
   end)
 
   describe("errors", function()
