@@ -204,7 +204,7 @@ FUZZ_DIR       := build/fuzz
 FUZZ_LUA       ?= lua5.4
 FUZZ_TARGETS   := decode_fuzz roundtrip_fuzz encode_fuzz
 FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%-$(FUZZ_LUA))
-FUZZ_CSRC      := csrc/decode.c csrc/number.c csrc/encode.c
+FUZZ_CSRC      := csrc/decode.c csrc/string_cache.c csrc/number.c csrc/encode.c
 # The longest input per target: the round trip takes whole documents (repeated_keys.json is 500 KB).
 FUZZ_MAX_LEN_decode_fuzz    := 65536
 FUZZ_MAX_LEN_roundtrip_fuzz := 1048576

@@ -1,4 +1,5 @@
-/* compat.h — the Lua C API differences between 5.1/LuaJIT, 5.2, 5.3 and 5.4 that the module meets.
+/* compat.h — the Lua C API differences between 5.1/LuaJIT, 5.2, 5.3 and 5.4 that the module meets,
+ * and the one compiler attribute the C files share (LC_ALWAYS_INLINE).
  *
  * Every shim is prefixed lc_ so it never collides with what an interpreter already declares:
  * LuaJIT reports LUA_VERSION_NUM 501 yet ships luaL_setfuncs, so defining the unprefixed name
@@ -8,6 +9,10 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+
+/* For the small helpers of the decoder's hot paths, which -O2 would otherwise call: a call costs
+ * more than the scan of a short run or the compare of a cached key. */
+#define LC_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 #if LUA_VERSION_NUM >= 502
 #define LC_OK LUA_OK

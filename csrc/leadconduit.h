@@ -2,7 +2,7 @@
  *
  * module.c    the two entry points: leadconduit.core (the C core) and leadconduit (the module)
  * transport.c one HTTP exchange through libcurl
- * decode.c    JSON text -> Lua values (with scan.h, utf8.h and number.c)
+ * decode.c    JSON text -> Lua values (with scan.h, utf8.h, number.c and string_cache.c)
  * encode.c    Lua values -> JSON text
  * files.c     file_info and write_private, for the command-line tool
  * compat.h    the Lua versions' differences

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h" /* LC_ALWAYS_INLINE; nothing of Lua is called here */
 #include "number.h"
 
 typedef unsigned char uchar;
@@ -181,9 +182,6 @@ locale_t lc_c_locale(void)
 
 /* ---- the digits ---------------------------------------------------------------------------- */
 
-/* Small hot helpers of the number parser that -O2 would otherwise call. */
-#define LC_INLINE static inline __attribute__((always_inline))
-
 /* Significant digits kept exactly; more are rare and go to strtod. */
 #define MAX_DIGITS 19
 
@@ -197,7 +195,7 @@ static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
 /* clang-format on */
 
 /* Value of 8 ASCII digits. */
-LC_INLINE uint64_t eight_digits(const uchar *p)
+LC_ALWAYS_INLINE uint64_t eight_digits(const uchar *p)
 {
 #ifdef LC_DIGITS_IN_WORDS
     uint64_t v;
@@ -219,7 +217,7 @@ LC_INLINE uint64_t eight_digits(const uchar *p)
  * again). Read 8 bytes at a time while 8 are left before `end`, a last part-digit chunk by
  * shifting its digits up, so that canada.json's 17-digit coordinates take no loop over single
  * digits; only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
-LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
+LC_ALWAYS_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
 {
     uint64_t v = 0;
 
@@ -248,7 +246,7 @@ LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *val
 }
 
 /* Value of n <= MAX_DIGITS digits. */
-LC_INLINE uint64_t digits_value(const uchar *p, size_t n)
+LC_ALWAYS_INLINE uint64_t digits_value(const uchar *p, size_t n)
 {
     uint64_t v = 0;
 

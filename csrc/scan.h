@@ -12,7 +12,7 @@
 #include <emmintrin.h>
 #endif
 
-#define LC_ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "compat.h"
 
 /* Byte classes inside strings. Computed, not tabled: no table to initialize at run time, so
  * nothing is shared between threads. */

@@ -1,4 +1,4 @@
--- Specs for leadconduit.decode (csrc/decode.c, csrc/number.c): JSON text to Lua values.
+-- Specs for leadconduit.decode (csrc/decode.c, csrc/string_cache.c, csrc/number.c): JSON text to Lua values.
 local leadconduit = require "leadconduit"
 local collector = require "support.collector"
 local park_miller = require "support.park_miller"
@@ -340,7 +340,7 @@ describe("decode", function()
       assert.are.equal(1, decode([[{"\u00e9t\u00e9": 1}]])["\195\169t\195\169"])
     end)
 
-    -- The key cache (csrc/decode.c) compares a key's length and its first and last 8 bytes before
+    -- The key cache (csrc/string_cache.h) compares a key's length and its first and last 8 bytes before
     -- the rest: these keys share those and differ in between, or differ in one byte only, recur
     -- across objects, and come in every length around its limit (40 bytes).
     local function near_repeated_keys()
@@ -447,8 +447,8 @@ describe("decode", function()
     end)
 
     -- An object whose keys all come from the key cache, from distinct slots and with nothing
-    -- stored into the cache meanwhile, goes into its table last pair first (csrc/decode.c,
-    -- "distinct keys"); any other object first to last. Both keep the last value of a key given
+    -- stored into the cache meanwhile, goes into its table last pair first (csrc/string_cache.h,
+    -- invariant 4); any other object first to last. Both keep the last value of a key given
     -- twice. These objects have 1 to 12 keys of up to 40 bytes and no escapes: in a text decoded
     -- again, all of them hit the cache; in every other one a key is given twice.
     local function small_objects(keys, salt)
