@@ -10,6 +10,13 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* Whether words may be read from memory as little-endian integers, the first byte lowest (the
+ * digits and string scans 8 bytes at a time). The portable build (make check-portable:
+ * -U__SSE2__ -DLC_PORTABLE) says no, so that the byte-at-a-time paths are built and tested too. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(LC_PORTABLE)
+#define LC_LITTLE_ENDIAN_WORDS 1
+#endif
+
 /* For the small helpers of the decoder's hot paths, which -O2 would otherwise call: a call costs
  * more than the scan of a short run or the compare of a cached key. */
 #define LC_ALWAYS_INLINE static inline __attribute__((always_inline))

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compat.h" /* LC_ALWAYS_INLINE; nothing of Lua is called here */
 #include "number.h"
 
 typedef unsigned char uchar;
@@ -91,7 +90,7 @@ static double round_u64(uint64_t m, int sticky, int e2)
 /* (hi:lo) / d for hi < d: the quotient fits 64 bits; *rem gets the remainder. */
 static uint64_t div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(LC_PORTABLE)
     uint64_t quot, r;
 
     __asm__("divq %4" : "=a"(quot), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));

@@ -1,7 +1,8 @@
 /* number.h — JSON number literals: the grammar and the conversion to a value.
  *
- * Lua-independent, like lua-cjson's fpconv: decode.c calls lc_number_parse() where a number
- * starts and pushes what it returns; encode.c borrows the C locale for printing. */
+ * No Lua calls, like lua-cjson's fpconv (compat.h is here for its two compiler macros): decode.c
+ * calls lc_number_parse() where a number starts and pushes what it returns; encode.c borrows the
+ * C locale for printing. */
 #ifndef LEADCONDUIT_NUMBER_H
 #define LEADCONDUIT_NUMBER_H
 
@@ -9,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "compat.h" /* LC_ALWAYS_INLINE, LC_LITTLE_ENDIAN_WORDS */
 
 typedef struct {
     int is_integer;    /* an integer literal that fits int64_t (Lua 5.3+ pushes it as one) */
@@ -27,7 +30,7 @@ const unsigned char *lc_number_parse(const unsigned char *p, const unsigned char
 /* Whether the byte c is an ASCII digit. */
 #define LC_IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_LITTLE_ENDIAN_WORDS
 /* Digits 8 at a time, in one word read from memory (little-endian: the first byte lowest), for
  * lc_small_integer and number.c's runs of digits. */
 #define LC_DIGITS_IN_WORDS 1

@@ -116,10 +116,10 @@ static inline const unsigned char *lc_skip_plain(const unsigned char *p, const u
         mask = ((v - LC_ONES * 0x20) & ~v) | ((quote - LC_ONES) & ~quote) | ((bslash - LC_ONES) & ~bslash);
         mask = (mask | v) & LC_HIGHS; /* v: bytes >= 0x80 */
         if (mask != 0) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_LITTLE_ENDIAN_WORDS
             return p + (__builtin_ctzll(mask) >> 3);
 #else
-            return p;
+            break; /* the flagged byte is in this word: the byte loop below finds it */
 #endif
         }
         p += 8;
