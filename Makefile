@@ -235,8 +235,8 @@ $(FUZZ_DIR)/%-$(FUZZ_LUA): spec/fuzz/%.c spec/fuzz/same_value.h $(FUZZ_CSRC) $(H
 # Each target in turn, for FUZZ_SECONDS each. New inputs go to build/fuzz/corpus-<target>; a
 # crash leaves build/fuzz/<target>-crash-*: add it to spec/fuzz/regressions/, where
 # decode_spec.lua replays every file (an encode_fuzz input is not JSON: its first byte is the shape).
-# The key cache lives from input to input: a crash that needs the keys earlier inputs left there
-# may not come back from its file alone.
+# Each input starts with an empty key cache (spec/fuzz/same_value.h), so a crash comes back from
+# its file alone.
 # libFuzzer's progress lines go to build/fuzz/<target>.log: its totals are shown, or its end on a
 # failure; every target runs even when one fails, then the failed ones are named.
 fuzz: deps-check $(FUZZ_BINS)
