@@ -2,7 +2,7 @@
  *
  * The literal is read as w * 10^q, w holding its first 19 significant digits. Three tiers turn
  * that into a double: Clinger's exact double fast path, an exact 128-bit integer path for up to
- * 19 digits and |q| <= 27 (nearly every real-world number, canada.json's coordinates included),
+ * 19 digits and |q| <= 27 (nearly every real-world number, GeoJSON coordinates included),
  * then glibc's correctly rounded strtod_l in the "C" locale, so a user's setlocale cannot change
  * '.'. Integer literals that fit int64_t are returned as integers. No Lua here: decode.c pushes. */
 #include <locale.h>
@@ -214,8 +214,8 @@ LC_ALWAYS_INLINE uint64_t eight_digits(const uchar *p)
 /* The run of digits at p: returns its end, with *value the number the digits make, exact for a
  * run of up to MAX_DIGITS digits (longer ones wrap, and the caller reads their first digits
  * again). Read 8 bytes at a time while 8 are left before `end`, a last part-digit chunk by
- * shifting its digits up, so that canada.json's 17-digit coordinates take no loop over single
- * digits; only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
+ * shifting its digits up, so that a coordinate's 17 digits take no loop over single digits;
+ * only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
 LC_ALWAYS_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
 {
     uint64_t v = 0;

@@ -82,8 +82,8 @@ static inline int lc_integer_ends(const unsigned char *p, const unsigned char *e
  * id, a count, a size), which needs none of lc_number_parse's cases. Returns the byte after it
  * with *value set, or NULL for any other literal (lc_number_parse reads those, errors included).
  * Where 8 bytes are left, their digits are found and read as one word, not one digit at a time
- * (citm_catalog.json's 14,392 numbers are nearly all 9-digit ids), and only once the literal is
- * known to be such an integer (canada.json's are fractions). */
+ * (ids are often 9 digits), and only once the literal is known to be such an integer (a fraction
+ * pays for none of it). */
 static inline const unsigned char *lc_small_integer(const unsigned char *p, const unsigned char *end,
                                                     int32_t *value)
 {

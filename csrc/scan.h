@@ -28,8 +28,8 @@ LC_ALWAYS_INLINE int lc_string_class(unsigned char c)
 }
 
 /* Whitespace from p on. Pretty-printed documents put a newline and a run of indentation between
- * tokens (citm_catalog.json is 70% spaces): a block of 16 tests all four whitespace bytes at once,
- * so that a gap of up to 15 bytes costs one block whatever it holds. */
+ * tokens (they can be mostly spaces): a block of 16 tests all four whitespace bytes at once, so
+ * that a gap of up to 15 bytes costs one block whatever it holds. */
 static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
