@@ -66,13 +66,16 @@ typedef struct {
  * k * LC_WAYS to k * LC_WAYS + LC_WAYS - 1, so that a slot's entry is one index away. */
 typedef struct {
     lc_cached_string entries[LC_KEY_SLOTS];
-    unsigned char victim[LC_KEY_SETS];           /* the way of each set the next miss replaces: round robin */
-    uint64_t stores;                             /* how many keys have been stored, by any decode */
-    uint64_t stored_as[LC_KEY_SLOTS];            /* the value of `stores` each slot's key was stored as */
-    unsigned char next[LC_KEY_SLOTS + 1];        /* the slot of the key that came after each slot's key the
-                                                  * last time, and at LC_KEY_SLOTS the first key of the
-                                                  * last object */
-    char bytes[LC_KEY_SLOTS][LC_CACHED_MAX_LEN]; /* each entry's own copy */
+    /* the way of each set that the next miss replaces: round robin */
+    unsigned char victim[LC_KEY_SETS];
+    /* how many keys have been stored, by any decode; and the count each slot's key was stored as */
+    uint64_t stores;
+    uint64_t stored_as[LC_KEY_SLOTS];
+    /* the next-key links: the slot of the key that came after each slot's key the last time, and
+     * at LC_KEY_SLOTS the first key of the last object */
+    unsigned char next[LC_KEY_SLOTS + 1];
+    /* each entry's own copy of its bytes (invariant 1) */
+    char bytes[LC_KEY_SLOTS][LC_CACHED_MAX_LEN];
 } lc_key_cache;
 
 /* What an open object knows of its keys. */
@@ -86,11 +89,15 @@ typedef struct {
 /* One call's use of the caches. */
 typedef struct {
     lua_State *L;
-    lc_key_cache *keys;                    /* NULL: no key cache */
-    int table;                             /* stack index of the table that keeps the keys' strings */
-    int near;                              /* the first of LC_KEY_SLOTS stack slots of near copies; 0: none */
-    int values;                            /* the first of LC_VALUE_SLOTS stack slots of values; 0: none */
-    uint64_t near_stored_as[LC_KEY_SLOTS]; /* the store count of each near copy, 0: none */
+    lc_key_cache *keys; /* NULL: no key cache */
+    int table;          /* stack index of the table that keeps the keys' strings */
+    /* near keys (large texts): the first of LC_KEY_SLOTS stack slots, 0 for none, and the store
+     * count of the key each holds, 0 for none (invariant 5) */
+    int near;
+    uint64_t near_stored_as[LC_KEY_SLOTS];
+    /* the value cache (small texts): the first of LC_VALUE_SLOTS stack slots, 0 for none, and
+     * their entries, in sets as in the key cache */
+    int values;
     lc_cached_string value_entries[LC_VALUE_SLOTS];
     unsigned char value_victim[LC_VALUE_SETS];
 } lc_strings;
@@ -105,7 +112,7 @@ void lc_strings_open(lc_strings *sc, lua_State *L, int key_cache, size_t text_le
 /* Push a new, empty key cache. */
 void lc_push_key_cache(lua_State *L);
 
-/* The misses (string_cache.c): push the string and store it; return its slot. */
+/* The misses (string_cache.c): push the string and store it; the key's returns its slot. */
 int lc_key_store(lc_strings *sc, const unsigned char *s, size_t len, uint64_t head, uint64_t tail);
 void lc_value_store(lc_strings *sc, const unsigned char *s, size_t len, unsigned set, uint64_t head,
                     uint64_t tail);
@@ -247,7 +254,7 @@ LC_ALWAYS_INLINE void lc_push_key(lc_strings *sc, lc_object_keys *o, const unsig
         lc_push_cached_key(sc, o, slot);
         return;
     }
-    slot = lc_key_store(sc, s, len, head, tail);
+    slot = lc_key_store(sc, s, len, head, tail); /* a store: o's keys are not known distinct now */
     sc->keys->next[o->last_slot] = (unsigned char)slot;
     o->last_slot = slot;
     lc_keep_near(sc, slot);
