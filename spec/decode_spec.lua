@@ -784,6 +784,25 @@ describe("decode", function()
       end
     end)
 
+    it("reads no freed memory when the cache's strings are the only copies Lua code clears", function()
+      -- Keys of 17 to 40 bytes that no Lua value holds but the cache's own strings: the text is one
+      -- string, and the first decode's value is dropped. Under ASan or valgrind a decoder that still
+      -- compared keys with the cleared strings' bytes would read freed memory here.
+      local function key_of(i) return ("only_in_the_cache_%03d_%s"):format(i, ("k"):rep(i % 15)) end
+      local fields = {}
+      for i = 1, 120 do fields[i] = ('"%s":%d'):format(key_of(i), i) end
+      local text = "{" .. table.concat(fields, ",") .. "}"
+      assert.is_table(decode(text))
+      clear_strings_reachable_from(decode)
+      collectgarbage()
+      collectgarbage()
+      local junk = churn()
+      local got = decode(text)
+      assert.is_table(got)
+      for i = 1, 120 do assert.equal(i, got[key_of(i)]) end
+      assert.is_table(junk)
+    end)
+
     it("decodes right when a finalizer clears what its key cache holds in the middle of a decode",
       function()
         local texts, expected = objects_of(near_repeated_keys(), 6, 0)
