@@ -219,15 +219,17 @@ bench-decode-instructions: deps-test $(MODULE)
 #                                inputs up to 1 MiB), encode_fuzz (arbitrary strings and numbers)
 #   make bench                   every bench/*.lua, each printing ratios measured in the same run
 #   make sanitize                the whole busted suite, module built with ASan+UBSan (build/asan)
+#   make check-portable          the decoder, encoder and RFC 8259 specs, module built without SSE2,
+#                                little-endian word reads or x86 division (build/portable)
 #   make valgrind [VALGRIND_SPECS=...]  the busted suite (or the given specs) under valgrind; leaks are errors
-#   make check                   test + sanitize + valgrind + fuzz (30 s per target, then 15 s
-#                                each on Lua 5.1)
+#   make check                   test + sanitize + valgrind + check-portable + fuzz (30 s per
+#                                target, then 15 s each on Lua 5.1)
 FUZZ_SECONDS   ?= 30
 FUZZ_DIR       := build/fuzz
 FUZZ_LUA       ?= lua5.4
 FUZZ_TARGETS   := decode_fuzz roundtrip_fuzz encode_fuzz
 FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%-$(FUZZ_LUA))
-FUZZ_CSRC      := csrc/decode.c csrc/number.c csrc/encode.c
+FUZZ_CSRC      := csrc/decode.c csrc/string_cache.c csrc/number.c csrc/encode.c
 # The longest input per target: the round trip takes whole documents (repeated_keys.json is 500 KB).
 FUZZ_MAX_LEN_decode_fuzz    := 65536
 FUZZ_MAX_LEN_roundtrip_fuzz := 1048576
@@ -245,7 +247,7 @@ ASAN_RUNTIME   := ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0
 VALGRIND_SPECS ?= spec
 BUSTED_ARGS     = --lpath='lua/?.lua;spec/?.lua' --cpath='$(BUILD_DIR)/?.so'
 
-.PHONY: fuzz bench sanitize valgrind check
+.PHONY: fuzz bench sanitize valgrind check check-portable
 
 $(FUZZ_DIR)/%-$(FUZZ_LUA): spec/fuzz/%.c spec/fuzz/same_value.h $(FUZZ_CSRC) $(HEADERS)
 	mkdir -p $(FUZZ_DIR)
@@ -256,8 +258,8 @@ $(FUZZ_DIR)/%-$(FUZZ_LUA): spec/fuzz/%.c spec/fuzz/same_value.h $(FUZZ_CSRC) $(H
 # Each target in turn, for FUZZ_SECONDS each. New inputs go to build/fuzz/corpus-<target>; a
 # crash leaves build/fuzz/<target>-crash-*: add it to spec/fuzz/regressions/, where
 # decode_spec.lua replays every file (an encode_fuzz input is not JSON: its first byte is the shape).
-# The key cache lives from input to input: a crash that needs the keys earlier inputs left there
-# may not come back from its file alone.
+# Each input starts with an empty key cache (spec/fuzz/same_value.h), so a crash comes back from
+# its file alone.
 # libFuzzer's progress lines go to build/fuzz/<target>.log: its totals are shown, or its end on a
 # failure; every target runs even when one fails, then the failed ones are named.
 fuzz: deps-check $(FUZZ_BINS)
@@ -292,11 +294,23 @@ sanitize: deps-check
 	  lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(ASAN_DIR)/?.so' spec 2>&1 | \
 	  tee build/logs/sanitize.log
 
+# The conditional paths of the scanners, UTF-8 runs, digits and division (compat.h, LC_PORTABLE)
+# that an x86-64 build leaves out, built and run: every branch is compiled and tested somewhere.
+PORTABLE_DIR   := build/portable
+PORTABLE_SPECS := spec/decode_spec.lua spec/encode_spec.lua spec/rfc8259_spec.lua
+check-portable: deps-check
+	$(MAKE) --no-print-directory all LUA_VERSION=5.4 BUILD_DIR=$(PORTABLE_DIR) \
+	  CFLAGS='$(OPTFLAGS) -g -U__SSE2__ -DLC_PORTABLE'
+	mkdir -p build/logs
+	set -o pipefail; lua5.4 /usr/bin/busted --lpath='lua/?.lua;spec/?.lua' --cpath='$(PORTABLE_DIR)/?.so' \
+	  $(PORTABLE_SPECS) 2>&1 | tee build/logs/portable.log
+
 valgrind: deps-check $(MODULE)
 	mkdir -p build/logs
 	set -o pipefail; valgrind -q --leak-check=full --error-exitcode=1 $(LUA_BIN) /usr/bin/busted $(BUSTED_ARGS) \
 	  $(VALGRIND_SPECS) 2>&1 | tee build/logs/valgrind.log
 
-# Everything CI runs; the closing line totals every busted run (4 interpreters, ASan, valgrind).
-check: test sanitize valgrind fuzz fuzz-5.1
+# Everything CI runs; the closing line totals every busted run (5 interpreters, ASan, valgrind,
+# the portable build).
+check: test sanitize valgrind check-portable fuzz fuzz-5.1
 	@$(call totals,build/logs/*.log)

@@ -4,8 +4,23 @@
  * An iterative parser (no C recursion, so nesting depth cannot overflow the C stack): each open
  * container collects its items on the Lua stack above a placeholder slot and becomes a table
  * presized with the exact counts when it closes. The byte scanners are in scan.h, the number
- * literals in number.c, UTF-8 validity in utf8.h. */
+ * literals in number.c, UTF-8 validity in utf8.h, and whether a string comes from a cache in
+ * string_cache.h.
+ *
+ * The Lua stack of one call, from `base`, the caller's top, up:
+ *
+ *   base + MT_SLOT        array_mt, for every array
+ *   base + FRAMES_SLOT    the userdata of the frames once they outgrow the C stack, or nil
+ *   base + SCRATCH_SLOT   the userdata of the scratch buffer for escaped strings, or nil
+ *   base + STRINGS_SLOT   the string cache's slots (lc_strings_open): the key cache, its table,
+ *   ...                   then this call's near keys or values
+ *   bottom + 1 ...        the open containers, outermost first: each a placeholder (nil, or its
+ *                         table once flushed) at its frame's `base`, then its pending items (an
+ *                         object's as key, value, key, value ...); then the value being read
+ *
+ * At the end the value, the one item above `bottom`, replaces base + 1 and the rest is dropped. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,76 +28,34 @@
 #include "leadconduit.h"
 #include "number.h"
 #include "scan.h"
+#include "string_cache.h"
 #include "utf8.h"
 
 typedef unsigned char uchar;
 
 enum { KIND_ARRAY, KIND_OBJECT };
 
+/* The call's own slots, above `base` (see above). */
+enum { MT_SLOT = 1, FRAMES_SLOT, SCRATCH_SLOT, STRINGS_SLOT };
+
 /* Frames kept on the C stack before the frame buffer moves to a userdata. */
 #define STATIC_FRAMES 32
 
 /* Slots of Lua stack the parser keeps guaranteed above its top (a value plus
- * temporaries of a flush or close). */
+ * temporaries of a flush, a close or a string cache's push). */
 #define STACK_MARGIN 8
 
-/* Above this many slots in use, opening a container first moves the parent's
- * pending items into the parent's table, so the stack grows with depth only by
- * about two slots per level. Lua 5.1/LuaJIT allow a C function 8000 slots. */
+/* The high-water mark of the stack: above this many slots in use, opening a container first moves
+ * the parent's pending items into the parent's table, so the stack grows with depth only by about
+ * two slots per level. Lua 5.1/LuaJIT allow a C function 8000 slots. */
 #if LUA_VERSION_NUM >= 502
-#define LOW_WATER 32768
+#define HIGH_WATER 32768
 #else
-#define LOW_WATER 1000
+#define HIGH_WATER 1000
 #endif
 
 /* A container with this many pending slots is flushed into its table. */
 #define CHUNK 65536
-
-/* The key cache: the same keys recur in every object of an array ("id", "name", ...) and in every
- * answer of the API, and Lua interns each short string it is given, hashing all its bytes and
- * looking them up in its string table (measured: about a quarter of the instructions of decoding
- * the account payload). Pushing a saved copy of a key seen before costs a compare instead.
- *
- * The cache is made once with the decode function (its upvalue) and kept for the life of the
- * module, so a small text gains from the keys of the texts before it and no call pays to set a
- * cache up. It holds object keys only, never values, so that an answer's values (its tokens) do
- * not outlive it; at most KEY_CACHE strings of at most KEY_CACHE_MAX_LEN bytes, each until it is
- * evicted. It is a Lua table whose
- * slots 1..KEY_CACHE keep the strings alive and whose slot KEY_CACHE + 1 holds a userdata with
- * each string's bytes and length, so that a lookup is a compare in C and only a hit touches the
- * table. Lua's collector never moves a string; an entry and its slot change together, with
- * nothing that could run Lua code in between (the slots are the table's presized array part,
- * so storing into one never allocates), and so a finalizer that decodes in the middle of a
- * decode leaves both consistent. */
-#define KEY_CACHE 256
-/* Lua 5.2+ interns strings up to 40 bytes (LUAI_MAXSHORTLEN): keys are nearly always shorter.
- * push_cached_key depends on it: a near slot is known to hold its entry's string by comparing the
- * strings' byte pointers, which is sound only while equal cached strings are one object. */
-#define KEY_CACHE_MAX_LEN 40
-/* Four entries per set: direct-mapped, two hot keys that share a slot evict each other on every
- * object (twitter.json's 94 distinct keys missed 3,340 times per decode in 256 slots; 4-way, 94). */
-#define KEY_WAYS 4
-#define KEY_SETS (KEY_CACHE / KEY_WAYS)
-#if KEY_CACHE > 256
-#error "a key's slot is kept in an unsigned char (see the next key)"
-#endif
-
-typedef struct {
-    uint64_t head, tail; /* as key_words reads them */
-    const char *bytes;
-    size_t len; /* 0: empty entry */
-} cached_key;
-
-/* The userdata of the cache kept across calls. Set k is slots k * KEY_WAYS to k * KEY_WAYS +
- * KEY_WAYS - 1 of `keys`: a slot's entry is one index away, with no multiply of a set's size. */
-typedef struct {
-    cached_key keys[KEY_CACHE];
-    unsigned char victim[KEY_SETS]; /* the way of each set the next miss replaces: round robin */
-    uint64_t stores;                /* how many keys have been stored into it, by any decode */
-    /* the slot of the key that came after each slot's key the last time it was seen, and at
-     * KEY_CACHE, the first key of the last object (see "the next key") */
-    unsigned char follower[KEY_CACHE + 1];
-} key_entries;
 
 /* One open container. Its slot `base` holds a placeholder (nil) until the
  * container is flushed early, then its table; pending items sit above it. */
@@ -91,39 +64,16 @@ typedef struct {
     int count; /* array items already stored in the table */
     int kind;
     int has_table;
-    /* An object's keys (see "distinct keys"): */
-    int keys_distinct;              /* 1 while all came from the key cache, from distinct slots */
-    uint64_t stores;                /* the cache's count of stores when the object opened */
-    uint64_t slots[KEY_CACHE / 64]; /* the cache slots they came from */
-    int last_slot;                  /* the slot of its last key from the cache, KEY_CACHE before any */
+    lc_object_keys keys; /* an object's: where its keys came from */
 } frame;
-
-/* A hit reads the string from the table (lua_rawgeti), which costs about twice a copy of a
- * stack slot (lua_pushvalue). So a text of NEAR_KEYS_MIN_TEXT bytes or more also keeps, for this
- * call, a copy of each key it meets in a stack slot of its own; the slots cost a few hundred
- * instructions to set up, which a small text would not win back. */
-#define NEAR_KEYS_MIN_TEXT 4096
-
-/* The value cache: a small text repeats its values too (the account payload has 51 string values,
- * 10 of them distinct: its ids and dates). Kept for one call only, in stack slots, so that no value
- * of an answer (a token) outlives it. Texts of NEAR_KEYS_MIN_TEXT bytes or more do without: on
- * twitter.json and citm_catalog.json, whose values repeat less, the misses cost 2% more than the
- * hits saved. */
-#define VALUE_CACHE 32
-#define VALUE_SETS (VALUE_CACHE / KEY_WAYS)
 
 typedef struct {
     lua_State *L;
     const uchar *start, *end;
-    int top;            /* mirror of lua_gettop(L) */
-    int room_top;       /* lua_checkstack guaranteed slots up to this index */
-    int bottom;         /* stack index below the first decoded value */
-    int mt_slot;        /* array_mt */
-    int frames_slot;    /* userdata holding frames once depth > STATIC_FRAMES */
-    int scratch_slot;   /* userdata holding the scratch buffer */
-    int keys_slot;      /* the key cache's table */
-    key_entries *cache; /* its entries; NULL: no cache */
-    int near_slot;      /* the first of KEY_CACHE stack slots with this call's copies; 0: none */
+    int base;     /* the caller's top: the call's own slots are above it */
+    int bottom;   /* stack index below the first decoded value */
+    int top;      /* mirror of lua_gettop(L) */
+    int room_top; /* lua_checkstack guaranteed slots up to this index */
     frame *frames;
     frame *inner; /* the innermost open container, frames[depth - 1]; NULL at depth 0 */
     int frames_cap;
@@ -132,57 +82,36 @@ typedef struct {
     size_t scratch_cap;
     const uchar *err_at;
     char err[96];
-    const char *near[KEY_CACHE]; /* the bytes of the string in each near slot, or NULL */
-    int values_slot;             /* the first of VALUE_CACHE stack slots with this call's values; 0: none */
-    cached_key value_keys[VALUE_CACHE]; /* their entries, in sets as in the key cache */
-    unsigned char value_victim[VALUE_SETS];
+    lc_strings strings;
 } decoder;
 
-static int hex_value(uchar c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* ASCII lower case */
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* ---- errors ---------------------------------------------------------------------------------- */
 
-/* The letters of the one-letter escapes (\u is checked by scan_u_escape). */
-static int escape_ok(uchar c)
-{
-    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't';
-}
+/* Record the error at `at`, the one place an error is recorded; returns NULL, so that a caller
+ * can `return fail(...)`. */
+static const uchar *fail(decoder *d, const uchar *at, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Record an error at `at`; returns NULL so callers can `return fail(...)`. */
-static const uchar *fail(decoder *d, const uchar *at, const char *what)
+static const uchar *fail(decoder *d, const uchar *at, const char *format, ...)
 {
+    va_list ap;
+
     d->err_at = at;
-    snprintf(d->err, sizeof d->err, "%s", what);
+    va_start(ap, format);
+    vsnprintf(d->err, sizeof d->err, format, ap);
+    va_end(ap);
     return NULL;
 }
 
-static const uchar *fail_char(decoder *d, const uchar *at, const char *context)
+/* The error of a byte at `at` that is not what the grammar wants there (`context` says what it
+ * wants, or is empty). */
+static const uchar *unexpected(decoder *d, const uchar *at, const char *context)
 {
-    d->err_at = at;
     if (at == d->end) /* the NUL after the text: the parser tests for the end only here */
-        snprintf(d->err, sizeof d->err, "unexpected end of input");
-    else if (*at >= 0x21 && *at < 0x7f)
-        snprintf(d->err, sizeof d->err, "unexpected character '%c'%s", *at, context);
-    else
-        snprintf(d->err, sizeof d->err, "unexpected byte 0x%02X%s", *at, context);
-    return NULL;
-}
-
-/* The same, for the parser loop that returns 0 on error. */
-static int error_at(decoder *d, const uchar *at, const char *what)
-{
-    fail(d, at, what);
-    return 0;
-}
-
-static int error_char(decoder *d, const uchar *at, const char *context)
-{
-    fail_char(d, at, context);
-    return 0;
+        return fail(d, at, "unexpected end of input");
+    if (*at >= 0x21 && *at < 0x7f)
+        return fail(d, at, "unexpected character '%c'%s", *at, context);
+    return fail(d, at, "unexpected byte 0x%02X%s", *at, context);
 }
 
 static void push_error(decoder *d)
@@ -211,13 +140,13 @@ static char *scratch(decoder *d, size_t size)
         if (cap < 256)
             cap = 256;
         d->scratch = lc_newuserdata(d->L, cap); /* uses the margin slot */
-        lua_replace(d->L, d->scratch_slot);
+        lua_replace(d->L, d->base + SCRATCH_SLOT);
         d->scratch_cap = cap;
     }
     return d->scratch;
 }
 
-/* ---- containers ---------------------------------------------------------- */
+/* ---- containers ------------------------------------------------------------------------------ */
 
 /* Move the innermost container's pending items into its table (created here
  * if needed). An object may have a key waiting for its value: it stays. */
@@ -228,15 +157,13 @@ static void flush(decoder *d)
     int base = f->base, n = d->top - base, i;
 
     if (f->kind == KIND_ARRAY) {
-        if (n == 0)
-            return;
         if (!f->has_table) {
             lua_createtable(L, n, 0);
             lua_replace(L, base);
             f->has_table = 1;
-            for (i = n; i >= 1; i--)
+            for (i = n; i >= 1; i--) /* pops the items, last first */
                 lua_rawseti(L, base, i);
-        } else {
+        } else if (n > 0) {
             for (i = 1; i <= n; i++) {
                 lua_pushvalue(L, base + i);
                 lua_rawseti(L, base, f->count + i);
@@ -291,7 +218,7 @@ static int grow_stack(decoder *d)
 }
 
 /* Make sure STACK_MARGIN slots are free above the top (inline: once per value). */
-static inline __attribute__((always_inline)) int reserve(decoder *d)
+LC_ALWAYS_INLINE int reserve(decoder *d)
 {
     return d->top + STACK_MARGIN <= d->room_top || grow_stack(d);
 }
@@ -305,56 +232,10 @@ static int grow_frames(decoder *d)
         cap = d->max_depth + 1;
     nf = lc_newuserdata(d->L, (size_t)cap * sizeof *nf); /* uses the margin slot */
     memcpy(nf, d->frames, (size_t)d->depth * sizeof *nf);
-    lua_replace(d->L, d->frames_slot);
+    lua_replace(d->L, d->base + FRAMES_SLOT);
     d->frames = nf;
     d->frames_cap = cap;
     return 1;
-}
-
-/* ---- distinct keys ----------------------------------------------------------------------
- *
- * lua_rawset takes its pair from the top of the stack: an object's pairs can go into its table
- * last first, straight off the stack, with no copy of each pair to the top (two lua_pushvalue a
- * pair, 3% of a decode). But of a key given twice the first value would then win, where document
- * order says the last. An object whose keys all came from the key cache, while nothing was stored
- * into it, has a key twice exactly when two of them came from the same slot: the cache holds a key
- * in one slot at most (store_key looks again before it stores, should a finalizer's decode have
- * stored the key in the meantime), so while it does not change a key always has the same slot,
- * however it is found. So each object keeps the set of slots its keys came from;
- * any other object (a key that missed the cache or bypassed it, a key twice, a store into the
- * cache by this or any other decode while it was open) goes in first to last, as before. */
-
-/* A new object: its keys are distinct so far, if there is a cache to tell. */
-LC_ALWAYS_INLINE void keys_begin(decoder *d, frame *f)
-{
-    f->keys_distinct = d->cache != NULL;
-    if (f->keys_distinct) {
-        f->stores = d->cache->stores;
-        memset(f->slots, 0, sizeof f->slots);
-        f->last_slot = KEY_CACHE;
-    }
-}
-
-/* The object of frame f has its next key from the cache's slot `slot`. */
-LC_ALWAYS_INLINE void keys_note_slot(frame *f, int slot)
-{
-    uint64_t bit = UINT64_C(1) << (slot & 63);
-
-    if (f->slots[slot >> 6] & bit)
-        f->keys_distinct = 0;
-    f->slots[slot >> 6] |= bit;
-}
-
-/* The innermost object's next key did not come from the cache. */
-LC_ALWAYS_INLINE void keys_note_other(decoder *d)
-{
-    d->inner->keys_distinct = 0;
-}
-
-/* Whether the keys of the object of frame f are known to be distinct. */
-LC_ALWAYS_INLINE int keys_known_distinct(const decoder *d, const frame *f)
-{
-    return f->keys_distinct && d->cache->stores == f->stores;
 }
 
 /* The innermost container is closed: its parent, if any, is the innermost now. */
@@ -368,12 +249,9 @@ LC_ALWAYS_INLINE const uchar *open_container(decoder *d, const uchar *p, int kin
 {
     frame *f;
 
-    if (d->depth >= d->max_depth) {
-        d->err_at = p;
-        snprintf(d->err, sizeof d->err, "nesting deeper than max_depth (%d)", d->max_depth);
-        return NULL;
-    }
-    if (d->depth > 0 && d->top - d->bottom > LOW_WATER)
+    if (d->depth >= d->max_depth)
+        return fail(d, p, "nesting deeper than max_depth (%d)", d->max_depth);
+    if (d->depth > 0 && d->top - d->bottom > HIGH_WATER)
         flush(d);
     if (d->depth == d->frames_cap)
         grow_frames(d);
@@ -385,48 +263,36 @@ LC_ALWAYS_INLINE const uchar *open_container(decoder *d, const uchar *p, int kin
     f->kind = kind;
     f->has_table = 0;
     if (kind == KIND_OBJECT)
-        keys_begin(d, f);
+        lc_object_keys_begin(&d->strings, &f->keys);
     return p + 1;
 }
 
-/* Turn the innermost array's items into a table at its base slot. */
+/* Turn the innermost array's items into its table, at its base slot. */
 LC_ALWAYS_INLINE void close_array(decoder *d)
 {
-    lua_State *L = d->L;
-    frame *f = d->inner;
-    int base = f->base, n = d->top - base, i;
+    int base = d->inner->base;
 
-    if (!f->has_table) {
-        lua_createtable(L, n, 0);
-        lua_replace(L, base);
-        for (i = n; i >= 1; i--) /* pops the items, last first */
-            lua_rawseti(L, base, i);
-    } else if (n > 0) {
-        for (i = 1; i <= n; i++) {
-            lua_pushvalue(L, base + i);
-            lua_rawseti(L, base, f->count + i);
-        }
-        lua_settop(L, base);
-    }
-    lua_pushvalue(L, d->mt_slot);
-    lua_setmetatable(L, base);
-    d->top = base;
+    flush(d);
+    lua_pushvalue(d->L, d->base + MT_SLOT);
+    lua_setmetatable(d->L, base);
     close_frame(d);
 }
 
 /* Push an empty array, `[]` with or without whitespace inside, within the nesting limit: its
- * table is made at once, with no frame to open and close (citm_catalog.json has 8,695 of them
- * among its 10,451 arrays, twitter.json 746 of 1,050). Like a string or a number it takes one
- * slot, so none of open_container's flush and growth of the frames is due. */
+ * table is made at once, with no frame to open and close (most arrays of some documents are
+ * empty). Like a string or a number it takes one slot, so none of open_container's flush and
+ * growth of the frames is due. */
 LC_ALWAYS_INLINE void push_empty_array(decoder *d)
 {
     lua_createtable(d->L, 0, 0);
-    lua_pushvalue(d->L, d->mt_slot); /* uses the margin slot */
+    lua_pushvalue(d->L, d->base + MT_SLOT); /* uses the margin slot */
     lua_setmetatable(d->L, -2);
 }
 
-/* Turn the innermost object's key/value pairs into a table at its base slot.
- * Pairs go in document order, so a duplicated key keeps its last value. */
+/* Turn the innermost object's key/value pairs into its table, at its base slot. Pairs go in
+ * document order, so that a duplicated key keeps its last value; but lua_rawset takes its pair
+ * from the top of the stack, so the pairs of an object whose keys are known to be distinct
+ * (string_cache.h, invariant 4) go in last first, straight off the stack, with no copy of each. */
 static void close_object(decoder *d)
 {
     lua_State *L = d->L;
@@ -436,7 +302,7 @@ static void close_object(decoder *d)
     if (!f->has_table) {
         lua_createtable(L, 0, n / 2);
         lua_replace(L, base);
-        if (keys_known_distinct(d, f)) {
+        if (lc_object_keys_distinct(&d->strings, &f->keys)) {
             for (i = n / 2; i > 0; i--) /* pops the pairs, last first */
                 lua_rawset(L, base);
             d->top = base;
@@ -454,7 +320,21 @@ static void close_object(decoder *d)
     close_frame(d);
 }
 
-/* ---- strings --------------------------------------------------------------- */
+/* ---- strings --------------------------------------------------------------------------------- */
+
+static int hex_value(uchar c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* ASCII lower case */
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The letters of the one-letter escapes (\u is checked by scan_u_escape). */
+static int escape_ok(uchar c)
+{
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't';
+}
 
 /* The value of the four hex digits at p, which scan_u_escape has checked. */
 static long hex4(const uchar *p)
@@ -569,205 +449,14 @@ static void push_unescaped(decoder *d, const uchar *s, const uchar *e)
     lua_pushlstring(d->L, out, (size_t)(o - out));
 }
 
-/* The first and last 8 bytes of the key [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, or its first
- * and last 4, or its first, middle and last byte: together they are all of a key of up to 16
- * bytes, so that most keys are compared in two word compares and no call of memcmp. */
-LC_ALWAYS_INLINE void key_words(const uchar *s, size_t len, uint64_t *head, uint64_t *tail)
-{
-    if (len >= 8) {
-        memcpy(head, s, 8);
-        memcpy(tail, s + len - 8, 8);
-    } else if (len >= 4) {
-        uint32_t h, t;
-
-        memcpy(&h, s, 4);
-        memcpy(&t, s + len - 4, 4);
-        *head = h;
-        *tail = t;
-    } else {
-        *head = (uint64_t)s[0] | (uint64_t)s[len / 2] << 8 | (uint64_t)s[len - 1] << 16;
-        *tail = 0;
-    }
-}
-
-/* Whether the strings a and b of len bytes, 16 < len <= KEY_CACHE_MAX_LEN, whose first and last 8
- * bytes are the same, have the same bytes in between: compared 8 at a time from byte 8 until a
- * word reaches the last 8 bytes, which costs less than a call of memcmp (2% of the account
- * payload's decode, whose ids and dates are 20 and 24 bytes long: one word each). */
-LC_ALWAYS_INLINE int middle_matches(const char *a, const uchar *b, size_t len)
-{
-    size_t at;
-
-    for (at = 8; at < len - 8; at += 8) {
-        uint64_t x, y;
-
-        memcpy(&x, a + at, 8);
-        memcpy(&y, b + at, 8);
-        if (x != y)
-            return 0;
-    }
-    return 1;
-}
-
-/* Whether entry k holds the key [s, s+len) whose words are head and tail. */
-LC_ALWAYS_INLINE int key_matches(const cached_key *k, const uchar *s, size_t len, uint64_t head,
-                                 uint64_t tail)
-{
-    return k->len == len && k->head == head && k->tail == tail &&
-           (len <= 16 || middle_matches(k->bytes, s, len));
-}
-
-/* The slot of the string [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, whose words are head and
- * tail, among the entries `keys` of `sets` sets, or -1 if it is not there; *set is its set. */
-LC_ALWAYS_INLINE int cache_find(const cached_key *keys, unsigned sets, const uchar *s, size_t len,
-                                uint64_t head, uint64_t tail, unsigned *set)
-{
-    uint64_t mix = (head ^ (tail * UINT64_C(0x9E3779B97F4A7C15)) ^ len) * UINT64_C(0xFF51AFD7ED558CCD);
-    int first, w;
-
-    *set = (unsigned)((mix >> 40) % sets);
-    first = (int)*set * KEY_WAYS;
-    for (w = 0; w < KEY_WAYS; w++)
-        if (key_matches(&keys[first + w], s, len, head, tail))
-            return first + w;
-    return -1;
-}
-
-/* Make the next victim of set `set` (round robin) hold the string at the top of the stack: len
- * bytes, whose words are head and tail. Returns its slot. */
-static int cache_store(lua_State *L, cached_key *keys, unsigned char *victims, unsigned set, size_t len,
-                       uint64_t head, uint64_t tail)
-{
-    int slot = (int)set * KEY_WAYS + victims[set]++ % KEY_WAYS;
-    cached_key *k = &keys[slot];
-
-    k->bytes = lua_tostring(L, -1);
-    k->len = len;
-    k->head = head;
-    k->tail = tail;
-    return slot;
-}
-
-/* ---- the next key ------------------------------------------------------------------------
- *
- * Objects of one shape give their keys in the same order: every status of twitter.json, every
- * answer of the API. So the cache keeps, for each slot, the slot of the key that came after that
- * slot's key the last time, and where a key starts, the text is first compared with that one
- * entry in place: its bytes, then a closing quote. A match needs no scan for the key's end, no
- * hash and no search of a set (measured: about 4% of the instructions of decoding the account
- * payload, 3% of twitter.json's, 2% of citm_catalog.json's; 2.8, 2.2 and 1.2 points of those come
- * from comparing before the scan rather than after it). The links are hints: a key is taken from
- * a slot only when the text holds the entry's bytes. Those are a whole key: a cached key has no
- * escape, no quote, no control character and only valid UTF-8 (push_plain), so the same bytes
- * and then a quote are the same key. */
-
-/* The object of frame f has its next key from slot `slot`: the key after its last one. */
-LC_ALWAYS_INLINE void keys_follow(key_entries *cache, frame *f, int slot)
-{
-    cache->follower[f->last_slot] = (unsigned char)slot;
-    f->last_slot = slot;
-}
-
-/* Push the key [s, s+len), whose words are head and tail, which the cache did not have, and store
- * it there; returns its slot. */
-static int store_key(decoder *d, const uchar *s, size_t len, uint64_t head, uint64_t tail)
-{
-    lua_State *L = d->L;
-    unsigned set;
-    int slot;
-
-    lua_pushlstring(L, (const char *)s, len); /* may run the collector, so any finalizer */
-    /* which may have decoded and stored the same key: it is not stored twice (see "distinct keys") */
-    slot = cache_find(d->cache->keys, KEY_SETS, s, len, head, tail, &set);
-    if (slot < 0) {
-        /* the entry and its table slot change together, with no Lua code in between */
-        slot = cache_store(L, d->cache->keys, d->cache->victim, set, len, head, tail);
-        lua_pushvalue(L, -1); /* uses the margin slot */
-        lua_rawseti(L, d->keys_slot, slot + 1);
-        d->cache->stores++;
-    }
-    return slot;
-}
-
-/* With near slots, keep a copy of the key on top of the stack, the string of slot `slot`. */
-LC_ALWAYS_INLINE void keep_near(decoder *d, int slot)
-{
-    if (d->near_slot != 0) {
-        lc_copy_top(d->L, d->near_slot + slot); /* uses the margin slot on 5.1 */
-        d->near[slot] = d->cache->keys[slot].bytes;
-    }
-}
-
-/* Push the key of the cache's slot `slot`, the next key of the object of frame f. */
-LC_ALWAYS_INLINE void push_cached_key(decoder *d, frame *f, int slot)
-{
-    keys_note_slot(f, slot);
-    keys_follow(d->cache, f, slot);
-    /* A near slot holds the same string only if it has the same bytes: a finalizer that decoded
-     * in between may have put another key in the entry. */
-    if (d->near_slot != 0 && d->near[slot] == d->cache->keys[slot].bytes) {
-        lua_pushvalue(d->L, d->near_slot + slot);
-        return;
-    }
-    lua_rawgeti(d->L, d->keys_slot, slot + 1);
-    keep_near(d, slot);
-}
-
-/* Push the escape-free key [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, which is not the next key
- * (push_next_key), from the key cache when it is there. */
-LC_ALWAYS_INLINE void push_key(decoder *d, const uchar *s, size_t len)
-{
-    frame *f = d->inner;
-    uint64_t head, tail;
-    unsigned set;
-    int slot;
-
-    key_words(s, len, &head, &tail);
-    slot = cache_find(d->cache->keys, KEY_SETS, s, len, head, tail, &set);
-    if (slot >= 0) {
-        push_cached_key(d, f, slot);
-        return;
-    }
-    slot = store_key(d, s, len, head, tail);
-    keys_follow(d->cache, f, slot);
-    keep_near(d, slot);
-}
-
-/* Push the escape-free string value [s, s+len), 0 < len <= KEY_CACHE_MAX_LEN, from this call's
- * value cache when it is there. */
-LC_ALWAYS_INLINE void push_value(decoder *d, const uchar *s, size_t len)
-{
-    lua_State *L = d->L;
-    uint64_t head, tail;
-    unsigned set;
-    int slot;
-
-    key_words(s, len, &head, &tail);
-    slot = cache_find(d->value_keys, VALUE_SETS, s, len, head, tail, &set);
-    if (slot >= 0) {
-        lua_pushvalue(L, d->values_slot + slot);
-        return;
-    }
-    lua_pushlstring(L, (const char *)s, len);
-    slot = cache_store(L, d->value_keys, d->value_victim, set, len, head, tail);
-    lc_copy_top(L, d->values_slot + slot); /* uses the margin slot on 5.1 */
-}
-
-/* Push the string [s, s+len) that has no escape: an object's key when is_key. The caches keep
- * strings of 1 to KEY_CACHE_MAX_LEN bytes. */
+/* Push the string [s, s+len) that has no escape: an object's key when is_key (string_cache.h
+ * decides whether it comes from a cache). */
 LC_ALWAYS_INLINE void push_plain(decoder *d, const uchar *s, size_t len, int is_key)
 {
-    if (len == 0 || len > KEY_CACHE_MAX_LEN) {
-        if (is_key)
-            keys_note_other(d);
-        lua_pushlstring(d->L, (const char *)s, len);
-    } else if (is_key && d->cache != NULL) {
-        push_key(d, s, len);
-    } else if (!is_key && d->values_slot != 0) {
-        push_value(d, s, len);
-    } else {
-        lua_pushlstring(d->L, (const char *)s, len);
-    }
+    if (is_key)
+        lc_push_key(&d->strings, &d->inner->keys, s, len);
+    else
+        lc_push_value(&d->strings, s, len);
 }
 
 /* The string whose body starts at s, from p on, the first byte of it that is not plain (or the
@@ -785,7 +474,7 @@ static const uchar *parse_string(decoder *d, const uchar *s, const uchar *p, int
         case LC_QUOTE:
             if (escaped) {
                 if (is_key)
-                    keys_note_other(d);
+                    lc_object_keys_other(&d->inner->keys);
                 push_unescaped(d, s, p);
             } else
                 push_plain(d, s, (size_t)(p - s), is_key);
@@ -816,7 +505,7 @@ static const uchar *parse_string(decoder *d, const uchar *s, const uchar *p, int
 
 /* s points after the opening quote; pushes the string (an object's key when is_key), returns
  * past the closing quote. Nearly every string is plain ASCII with no escape: it is pushed here,
- * inline in the parser, which saves a call per string (3% of the account payload's decode);
+ * inline in the parser, which saves a call per string;
  * parse_string takes the rest from the first byte that needs a look. */
 LC_ALWAYS_INLINE const uchar *string(decoder *d, const uchar *s, int is_key)
 {
@@ -826,6 +515,17 @@ LC_ALWAYS_INLINE const uchar *string(decoder *d, const uchar *s, int is_key)
         return parse_string(d, s, p, is_key);
     push_plain(d, s, (size_t)(p - s), is_key);
     return p + 1;
+}
+
+/* s is after a key's opening quote: pushes the key, returns past its closing quote. The key that
+ * came after the object's last key the last time is tried first, in place (string_cache.h): objects
+ * of one shape give their keys in the same order, and a match needs no scan for the key's end, no
+ * hash and no search of a set. */
+LC_ALWAYS_INLINE const uchar *key(decoder *d, const uchar *s)
+{
+    const uchar *after = lc_push_next_key(&d->strings, &d->inner->keys, s, d->end);
+
+    return after != NULL ? after : string(d, s, 1);
 }
 
 /* ---- numbers ------------------------------------------------------------------------------ */
@@ -839,7 +539,7 @@ static const uchar *push_any_number(decoder *d, const uchar *p)
     if (p == NULL) {
         if (n.out_of_memory)
             luaL_error(d->L, "leadconduit.decode: %s", n.error);
-        return fail(d, n.error_at, n.error);
+        return fail(d, n.error_at, "%s", n.error);
     }
     if (n.is_integer)
 #if LC_HAS_INTEGERS
@@ -852,8 +552,8 @@ static const uchar *push_any_number(decoder *d, const uchar *p)
     return p;
 }
 
-/* The same, with small integers pushed inline: no call, no lc_number to fill (citm_catalog.json's
- * ids, 2.5% of its decode). */
+/* The same, with small integers pushed inline: no call, no lc_number to fill (ids, counts and
+ * sizes are nearly all such integers). */
 LC_ALWAYS_INLINE const uchar *push_number(decoder *d, const uchar *p)
 {
     int32_t small;
@@ -865,64 +565,36 @@ LC_ALWAYS_INLINE const uchar *push_number(decoder *d, const uchar *p)
     return after;
 }
 
-/* s is after the opening quote of the innermost object's next key. When that key is the one that
- * came after the object's last key the last time (see "the next key"), pushes it and returns past
- * its closing quote; else returns NULL. */
-LC_ALWAYS_INLINE const uchar *push_next_key(decoder *d, const uchar *s)
-{
-    frame *f = d->inner;
-    int slot = d->cache->follower[f->last_slot];
-    const cached_key *k = &d->cache->keys[slot];
-    size_t len = k->len; /* 0: an empty entry */
-    uint64_t head, tail;
-
-    if (len == 0 || (size_t)(d->end - s) <= len || s[len] != '"')
-        return NULL;
-    key_words(s, len, &head, &tail);
-    if (!key_matches(k, s, len, head, tail))
-        return NULL;
-    push_cached_key(d, f, slot);
-    return s + len + 1;
-}
-
-/* s is after a key's opening quote: pushes the key, returns past its closing quote. */
-LC_ALWAYS_INLINE const uchar *key(decoder *d, const uchar *s)
-{
-    const uchar *after = d->cache != NULL ? push_next_key(d, s) : NULL;
-
-    return after != NULL ? after : string(d, s, 1);
-}
-
 /* ---- the parser -------------------------------------------------------------- */
 
 /* Whether the literal `word` of len bytes is at p. A memcmp of a constant length, which the
- * compiler makes a word compare or two, where a loop over the bytes was 1.7% of decoding
- * twitter.json (4,737 literals). */
+ * compiler makes a word compare or two: less than a loop over the bytes. */
 LC_ALWAYS_INLINE int literal_at(const uchar *p, const uchar *end, const char *word, size_t len)
 {
     return (size_t)(end - p) >= len && memcmp(p, word, len) == 0;
 }
 
 /* The error of a literal at p that is not `word`: at its first byte that is wrong. */
-static int literal_error(decoder *d, const uchar *p, const char *word)
+static const uchar *literal_error(decoder *d, const uchar *p, const char *word)
 {
     size_t i;
 
     for (i = 0; word[i] != '\0'; i++) {
         if (p + i >= d->end)
-            return error_at(d, d->end, "unexpected end of input");
+            return fail(d, d->end, "unexpected end of input");
         if (p[i] != (uchar)word[i])
-            return i == 0 ? error_char(d, p, "") : error_at(d, p + i, "invalid literal");
+            return i == 0 ? unexpected(d, p, "") : fail(d, p + i, "invalid literal");
     }
-    return error_at(d, p, "invalid literal"); /* not reached: literal_at said it is not word */
+    return fail(d, p, "invalid literal"); /* not reached: literal_at said it is not word */
 }
 
-/* Parse one JSON text; on success the value is the only thing above d->bottom.
+/* Parse one JSON text; on success the value is the only thing above d->bottom, and the end of
+ * the text is returned; NULL on an error.
  *
  * The end of the text needs no test of its own between tokens: the NUL byte after the text
  * (leadconduit.h) is no token's first byte, so the test of the byte at p fails at the end too,
- * and fail_char tells the end from a wrong byte (2% of the account payload's decode). */
-static int parse(decoder *d, const uchar *p)
+ * and `unexpected` tells the end from a wrong byte. */
+static const uchar *parse(decoder *d, const uchar *p)
 {
     lua_State *L = d->L;
     const uchar *end = d->end;
@@ -931,11 +603,11 @@ static int parse(decoder *d, const uchar *p)
 value:
     p = lc_skip_ws(p, end);
     if (!reserve(d))
-        return p == end ? error_char(d, p, "") : error_at(d, p, "document too large for the Lua stack");
+        return p == end ? unexpected(d, p, "") : fail(d, p, "document too large for the Lua stack");
     switch (*p) {
     case '{':
         if ((p = open_container(d, p, KIND_OBJECT)) == NULL)
-            return 0;
+            return NULL;
         p = lc_skip_ws(p, end);
         if (*p == '}') {
             p++;
@@ -953,7 +625,7 @@ value:
             break;
         }
         if (open_container(d, p, KIND_ARRAY) == NULL)
-            return 0;
+            return NULL;
         p = inside;
         goto value;
     }
@@ -982,18 +654,18 @@ value:
         /* clang-format on */
         p = push_number(d, p);
         break;
-    default: return error_char(d, p, "");
+    default: return unexpected(d, p, "");
     }
     if (p == NULL)
-        return 0;
+        return NULL;
     d->top++;
 
 after_value:
     p = lc_skip_ws(p, end);
     if (d->inner == NULL) {
         if (p != end)
-            return error_at(d, p, "trailing content after the JSON value");
-        return 1;
+            return fail(d, p, "trailing content after the JSON value");
+        return p;
     }
     f = d->inner;
     if (f->kind == KIND_ARRAY) {
@@ -1008,7 +680,7 @@ after_value:
             close_array(d);
             goto after_value;
         }
-        return error_char(d, p, ", expected ',' or ']'");
+        return unexpected(d, p, ", expected ',' or ']'");
     }
     if (*p == ',') {
         if (d->top - f->base >= CHUNK)
@@ -1021,19 +693,19 @@ after_value:
         close_object(d);
         goto after_value;
     }
-    return error_char(d, p, ", expected ',' or '}'");
+    return unexpected(d, p, ", expected ',' or '}'");
 
 key:
     if (*p != '"')
-        return error_char(d, p, ", expected a string key");
+        return unexpected(d, p, ", expected a string key");
     if (!reserve(d))
-        return error_at(d, p, "document too large for the Lua stack");
+        return fail(d, p, "document too large for the Lua stack");
     if ((p = key(d, p + 1)) == NULL)
-        return 0;
+        return NULL;
     d->top++;
     p = lc_skip_ws(p, end);
     if (*p != ':')
-        return error_char(d, p, ", expected ':'");
+        return unexpected(d, p, ", expected ':'");
     p++;
     goto value;
 }
@@ -1042,44 +714,17 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
 {
     frame static_frames[STATIC_FRAMES];
     decoder d;
-    int bottom;
 
-    luaL_checkstack(L, 4 + KEY_CACHE + STACK_MARGIN, "leadconduit.decode");
-    bottom = lua_gettop(L);
-    luaL_getmetatable(L, LC_ARRAY_MT);
-    lua_pushnil(L); /* frames */
-    lua_pushnil(L); /* scratch */
-    d.cache = NULL;
-    d.near_slot = 0;
-    if (key_cache != 0 && lua_type(L, key_cache) == LUA_TTABLE) {
-        lua_pushvalue(L, key_cache);
-        lua_rawgeti(L, -1, KEY_CACHE + 1);
-        /* Only the debug library could put anything else there; the size check keeps the
-         * entries inside whatever it put. */
-        if (lua_type(L, -1) == LUA_TUSERDATA && lc_rawlen(L, -1) == sizeof(key_entries))
-            d.cache = lua_touserdata(L, -1);
-        lua_pop(L, 1); /* the table keeps it */
-        if (d.cache != NULL && len >= NEAR_KEYS_MIN_TEXT) {
-            d.near_slot = bottom + 5;
-            lua_settop(L, bottom + 4 + KEY_CACHE); /* the near slots: nil */
-            memset(d.near, 0, sizeof d.near);
-        }
-    }
-    d.values_slot = 0;
-    if (key_cache != 0 && len < NEAR_KEYS_MIN_TEXT) {
-        d.values_slot = lua_gettop(L) + 1;
-        lua_settop(L, d.values_slot + VALUE_CACHE - 1);
-        memset(d.value_keys, 0, sizeof d.value_keys);
-        memset(d.value_victim, 0, sizeof d.value_victim);
-    }
+    luaL_checkstack(L, STRINGS_SLOT + LC_STRINGS_SLOTS + STACK_MARGIN, "leadconduit.decode");
+    d.base = lua_gettop(L);
+    luaL_getmetatable(L, LC_ARRAY_MT); /* MT_SLOT */
+    lua_pushnil(L);                    /* FRAMES_SLOT */
+    lua_pushnil(L);                    /* SCRATCH_SLOT */
+    lc_strings_open(&d.strings, L, key_cache, len);
 
     d.L = L;
     d.start = (const uchar *)text;
     d.end = d.start + len;
-    d.mt_slot = bottom + 1;
-    d.frames_slot = bottom + 2;
-    d.scratch_slot = bottom + 3;
-    d.keys_slot = bottom + 4;
     d.bottom = d.top = lua_gettop(L);
     d.room_top = d.top + STACK_MARGIN;
     d.frames = static_frames;
@@ -1092,24 +737,14 @@ int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, 
     d.err_at = d.start;
     d.err[0] = '\0';
 
-    if (parse(&d, d.start)) {
-        lua_replace(L, bottom + 1);
-        lua_settop(L, bottom + 1);
+    if (parse(&d, d.start) != NULL) {
+        lua_replace(L, d.base + 1);
+        lua_settop(L, d.base + 1);
         return 1;
     }
-    lua_settop(L, bottom);
+    lua_settop(L, d.base);
     push_error(&d);
     return 0;
-}
-
-void lc_push_key_cache(lua_State *L)
-{
-    key_entries *cache;
-
-    lua_createtable(L, KEY_CACHE + 1, 0);
-    cache = lc_newuserdata(L, sizeof *cache);
-    memset(cache, 0, sizeof *cache);
-    lua_rawseti(L, -2, KEY_CACHE + 1);
 }
 
 /* opts.max_depth: a non-negative integer, or absent for the default. */

@@ -2,7 +2,7 @@
  *
  * module.c    the two entry points: leadconduit.core (the C core) and leadconduit (the module)
  * transport.c one HTTP exchange through libcurl
- * decode.c    JSON text -> Lua values (with scan.h, utf8.h and number.c)
+ * decode.c    JSON text -> Lua values (with scan.h, utf8.h, number.c and string_cache.c)
  * encode.c    Lua values -> JSON text
  * files.c     file_info and write_private, for the command-line tool
  * compat.h    the Lua versions' differences
@@ -35,7 +35,7 @@ LC_EXPORT int luaopen_leadconduit_core(lua_State *L);
  * Returns 1 with the value on the stack, or 0 with an error message string
  * ("leadconduit.decode: <what> at byte <n> (line <l>, column <c>)") on the stack.
  * Never raises for bad input; may raise only on memory exhaustion. `key_cache` is the absolute
- * stack index, or the upvalue index, of a table made by lc_push_key_cache and kept from call to
+ * stack index, or the upvalue index, of a key cache made by lc_push_key_cache and kept from call to
  * call; 0 for no cache at all, not even the call's own cache of values (the fuzz targets decode
  * so for a reference). */
 int lc_decode_buffer(lua_State *L, const char *text, size_t len, int max_depth, int key_cache);

@@ -2,7 +2,7 @@
  *
  * The literal is read as w * 10^q, w holding its first 19 significant digits. Three tiers turn
  * that into a double: Clinger's exact double fast path, an exact 128-bit integer path for up to
- * 19 digits and |q| <= 27 (nearly every real-world number, canada.json's coordinates included),
+ * 19 digits and |q| <= 27 (nearly every real-world number, GeoJSON coordinates included),
  * then glibc's correctly rounded strtod_l in the "C" locale, so a user's setlocale cannot change
  * '.'. Integer literals that fit int64_t are returned as integers. No Lua here: decode.c pushes. */
 #include <locale.h>
@@ -90,7 +90,7 @@ static double round_u64(uint64_t m, int sticky, int e2)
 /* (hi:lo) / d for hi < d: the quotient fits 64 bits; *rem gets the remainder. */
 static uint64_t div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(LC_PORTABLE)
     uint64_t quot, r;
 
     __asm__("divq %4" : "=a"(quot), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
@@ -181,9 +181,6 @@ locale_t lc_c_locale(void)
 
 /* ---- the digits ---------------------------------------------------------------------------- */
 
-/* Small hot helpers of the number parser that -O2 would otherwise call. */
-#define LC_INLINE static inline __attribute__((always_inline))
-
 /* Significant digits kept exactly; more are rare and go to strtod. */
 #define MAX_DIGITS 19
 
@@ -197,7 +194,7 @@ static const uint64_t pow10_u64[MAX_DIGITS + 1] = {
 /* clang-format on */
 
 /* Value of 8 ASCII digits. */
-LC_INLINE uint64_t eight_digits(const uchar *p)
+LC_ALWAYS_INLINE uint64_t eight_digits(const uchar *p)
 {
 #ifdef LC_DIGITS_IN_WORDS
     uint64_t v;
@@ -217,9 +214,9 @@ LC_INLINE uint64_t eight_digits(const uchar *p)
 /* The run of digits at p: returns its end, with *value the number the digits make, exact for a
  * run of up to MAX_DIGITS digits (longer ones wrap, and the caller reads their first digits
  * again). Read 8 bytes at a time while 8 are left before `end`, a last part-digit chunk by
- * shifting its digits up, so that canada.json's 17-digit coordinates take no loop over single
- * digits; only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
-LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
+ * shifting its digits up, so that a coordinate's 17 digits take no loop over single digits;
+ * only the last 7 bytes of a text (and a big-endian machine) go one digit at a time. */
+LC_ALWAYS_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *value)
 {
     uint64_t v = 0;
 
@@ -248,7 +245,7 @@ LC_INLINE const uchar *digit_run(const uchar *p, const uchar *end, uint64_t *val
 }
 
 /* Value of n <= MAX_DIGITS digits. */
-LC_INLINE uint64_t digits_value(const uchar *p, size_t n)
+LC_ALWAYS_INLINE uint64_t digits_value(const uchar *p, size_t n)
 {
     uint64_t v = 0;
 

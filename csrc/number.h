@@ -1,7 +1,8 @@
 /* number.h — JSON number literals: the grammar and the conversion to a value.
  *
- * Lua-independent, like lua-cjson's fpconv: decode.c calls lc_number_parse() where a number
- * starts and pushes what it returns; encode.c borrows the C locale for printing. */
+ * No Lua calls, like lua-cjson's fpconv (compat.h is here for its two compiler macros): decode.c
+ * calls lc_number_parse() where a number starts and pushes what it returns; encode.c borrows the
+ * C locale for printing. */
 #ifndef LEADCONDUIT_NUMBER_H
 #define LEADCONDUIT_NUMBER_H
 
@@ -9,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "compat.h" /* LC_ALWAYS_INLINE, LC_LITTLE_ENDIAN_WORDS */
 
 typedef struct {
     int is_integer;    /* an integer literal that fits int64_t (Lua 5.3+ pushes it as one) */
@@ -27,7 +30,7 @@ const unsigned char *lc_number_parse(const unsigned char *p, const unsigned char
 /* Whether the byte c is an ASCII digit. */
 #define LC_IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_LITTLE_ENDIAN_WORDS
 /* Digits 8 at a time, in one word read from memory (little-endian: the first byte lowest), for
  * lc_small_integer and number.c's runs of digits. */
 #define LC_DIGITS_IN_WORDS 1
@@ -79,8 +82,8 @@ static inline int lc_integer_ends(const unsigned char *p, const unsigned char *e
  * id, a count, a size), which needs none of lc_number_parse's cases. Returns the byte after it
  * with *value set, or NULL for any other literal (lc_number_parse reads those, errors included).
  * Where 8 bytes are left, their digits are found and read as one word, not one digit at a time
- * (citm_catalog.json's 14,392 numbers are nearly all 9-digit ids), and only once the literal is
- * known to be such an integer (canada.json's are fractions). */
+ * (ids are often 9 digits), and only once the literal is known to be such an integer (a fraction
+ * pays for none of it). */
 static inline const unsigned char *lc_small_integer(const unsigned char *p, const unsigned char *end,
                                                     int32_t *value)
 {

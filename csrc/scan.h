@@ -12,7 +12,7 @@
 #include <emmintrin.h>
 #endif
 
-#define LC_ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "compat.h"
 
 /* Byte classes inside strings. Computed, not tabled: no table to initialize at run time, so
  * nothing is shared between threads. */
@@ -28,8 +28,8 @@ LC_ALWAYS_INLINE int lc_string_class(unsigned char c)
 }
 
 /* Whitespace from p on. Pretty-printed documents put a newline and a run of indentation between
- * tokens (citm_catalog.json is 70% spaces): a block of 16 tests all four whitespace bytes at once,
- * so that a gap of up to 15 bytes costs one block whatever it holds. */
+ * tokens (they can be mostly spaces): a block of 16 tests all four whitespace bytes at once, so
+ * that a gap of up to 15 bytes costs one block whatever it holds. */
 static inline const unsigned char *lc_skip_ws_run(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
@@ -116,10 +116,10 @@ static inline const unsigned char *lc_skip_plain(const unsigned char *p, const u
         mask = ((v - LC_ONES * 0x20) & ~v) | ((quote - LC_ONES) & ~quote) | ((bslash - LC_ONES) & ~bslash);
         mask = (mask | v) & LC_HIGHS; /* v: bytes >= 0x80 */
         if (mask != 0) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef LC_LITTLE_ENDIAN_WORDS
             return p + (__builtin_ctzll(mask) >> 3);
 #else
-            return p;
+            break; /* the flagged byte is in this word: the byte loop below finds it */
 #endif
         }
         p += 8;

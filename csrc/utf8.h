@@ -86,9 +86,8 @@ static inline int lc_utf8_plain_threes(const unsigned char *p, const unsigned ch
 /* The end of the run of valid UTF-8 sequences from p, whose first byte is >= 0x80: the first
  * byte from p on that is ASCII, or `end`, or the first byte of a sequence that is not valid (its
  * byte >= 0x80 tells the caller). Text that is not ASCII is nearly all three-byte sequences
- * (CJK: twitter.json has 31,770 of them and 38 others), which lc_utf8_plain_threes takes several
- * at a time, and lc_utf8_length the rest. Taking each sequence with lc_utf8_length was 6% of the
- * instructions of decoding twitter.json. */
+ * (CJK), which lc_utf8_plain_threes takes several at a time, where lc_utf8_length would take each
+ * with a dozen tests; lc_utf8_length takes the rest. */
 static inline const unsigned char *lc_utf8_run(const unsigned char *p, const unsigned char *end)
 {
     while (p < end && *p >= 0x80) {
@@ -97,7 +96,7 @@ static inline const unsigned char *lc_utf8_run(const unsigned char *p, const uns
 #ifdef __SSE2__
         /* Five sequences in a block: the next block starts 15 bytes on, a constant, so that
          * its load need not wait for this block's count to be worked out. (Left to the steps
-         * below, each block waited for the one before: twitter.json's decode took 4.5% longer.) */
+         * below, each block's load waits for the count of the one before.) */
         while (end - p >= 16 && lc_utf8_plain_threes_block(p) == 5)
             p += 15;
 #endif

@@ -1,4 +1,4 @@
--- Specs for leadconduit.decode (csrc/decode.c, csrc/number.c): JSON text to Lua values.
+-- Specs for leadconduit.decode (csrc/decode.c, csrc/string_cache.c, csrc/number.c): JSON text to Lua values.
 local leadconduit = require "leadconduit"
 local collector = require "support.collector"
 local park_miller = require "support.park_miller"
@@ -340,7 +340,7 @@ describe("decode", function()
       assert.are.equal(1, decode([[{"\u00e9t\u00e9": 1}]])["\195\169t\195\169"])
     end)
 
-    -- The key cache (csrc/decode.c) compares a key's length and its first and last 8 bytes before
+    -- The key cache (csrc/string_cache.h) compares a key's length and its first and last 8 bytes before
     -- the rest: these keys share those and differ in between, or differ in one byte only, recur
     -- across objects, and come in every length around its limit (40 bytes).
     local function near_repeated_keys()
@@ -447,8 +447,8 @@ describe("decode", function()
     end)
 
     -- An object whose keys all come from the key cache, from distinct slots and with nothing
-    -- stored into the cache meanwhile, goes into its table last pair first (csrc/decode.c,
-    -- "distinct keys"); any other object first to last. Both keep the last value of a key given
+    -- stored into the cache meanwhile, goes into its table last pair first (csrc/string_cache.h,
+    -- invariant 4); any other object first to last. Both keep the last value of a key given
     -- twice. These objects have 1 to 12 keys of up to 40 bytes and no escapes: in a text decoded
     -- again, all of them hit the cache; in every other one a key is given twice.
     local function small_objects(keys, salt)
@@ -740,6 +740,91 @@ describe("decode", function()
         local texts, expected = arrays_of(values, 40)
         local nested_texts, nested_expected = arrays_of(values, 30)
         decode_with_finalizers(texts[2], expected[2], nested_texts, nested_expected)
+      end)
+
+    -- Everything the debug library reaches from decode: its upvalues and, for a userdata, its user
+    -- value. Clears every string held in a table among them: what Lua code can free.
+    local function clear_strings_reachable_from(fn)
+      local function clear(t)
+        if type(t) ~= "table" then return end
+        for k, v in pairs(t) do
+          if type(v) == "string" then t[k] = nil end
+        end
+      end
+      for i = 1, math.huge do
+        local name, value = debug.getupvalue(fn, i)
+        if name == nil then break end
+        clear(value)
+        if type(value) == "userdata" then
+          clear(debug.getuservalue and debug.getuservalue(value, 1) or debug.getfenv(value))
+        end
+      end
+    end
+
+    -- Keys and values made anew after the strings are gone, so that freed memory is reused.
+    local function churn()
+      local junk = {}
+      for i = 1, 2000 do junk[i] = ("%038d"):format(i) end
+      return junk
+    end
+
+    it("decodes right after Lua code clears what its key cache holds (debug.getupvalue)", function()
+      local texts, expected = objects_of(near_repeated_keys(), 3, 0)
+      local small = '{"id":"x","name":"y","nested":{"id":1,"name":2}}'
+      for _ = 1, 2 do
+        for n = 1, #texts do assert.same(expected[n], decode(texts[n])) end
+        assert.same({ id = "x", name = "y", nested = { id = 1, name = 2 } }, decode(small))
+        clear_strings_reachable_from(decode)
+        collectgarbage()
+        collectgarbage()
+        local junk = churn()
+        for n = 1, #texts do assert.same(expected[n], decode(texts[n])) end
+        assert.same({ id = "x", name = "y", nested = { id = 1, name = 2 } }, decode(small))
+        assert.is_table(junk)
+      end
+    end)
+
+    it("reads no freed memory when the cache's strings are the only copies Lua code clears", function()
+      -- Keys of 17 to 40 bytes that no Lua value holds but the cache's own strings: the text is one
+      -- string, and the first decode's value is dropped. Under ASan or valgrind a decoder that still
+      -- compared keys with the cleared strings' bytes would read freed memory here.
+      local function key_of(i) return ("only_in_the_cache_%03d_%s"):format(i, ("k"):rep(i % 15)) end
+      local fields = {}
+      for i = 1, 120 do fields[i] = ('"%s":%d'):format(key_of(i), i) end
+      local text = "{" .. table.concat(fields, ",") .. "}"
+      assert.is_table(decode(text))
+      clear_strings_reachable_from(decode)
+      collectgarbage()
+      collectgarbage()
+      local junk = churn()
+      local got = decode(text)
+      assert.is_table(got)
+      for i = 1, 120 do assert.equal(i, got[key_of(i)]) end
+      assert.is_table(junk)
+    end)
+
+    it("decodes right when a finalizer clears what its key cache holds in the middle of a decode",
+      function()
+        local texts, expected = objects_of(near_repeated_keys(), 6, 0)
+        local text = "[" .. table.concat(texts, ",") .. "]"
+        assert.is_table(decode(text)) -- its keys in the cache
+        local state = finalizers_calling(function()
+          clear_strings_reachable_from(decode)
+        end)
+        local results = {}
+        for round = 1, 10000 do
+          state.decoding = true
+          results[round] = decode(text)
+          state.decoding = false
+          if state.during > 0 and round >= 3 then break end
+        end
+        state.stop()
+        assert.is_true(state.during > 0, "no finalizer ran during a decode")
+        for round = 1, #results do
+          for n = 1, #expected do
+            assert.same(expected[n], results[round][n])
+          end
+        end
       end)
   end)
 

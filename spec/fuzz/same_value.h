@@ -11,8 +11,9 @@
 
 #include "../../csrc/compat.h"
 
-/* The stack slot of the state's key cache, which, as the decode function's upvalue does, keeps
- * the keys of every input for the ones after it. */
+/* The stack slot of the state's key cache. Each input starts with an empty one (fuzz_state), so
+ * that a crash comes back from its input's file alone; within an input the cache keeps the keys of
+ * one decode for the next, as the decode function's upvalue does from call to call. */
 #define FUZZ_KEY_CACHE 1
 
 /* Whether the values at absolute indices a and b are the same JSON value. */
@@ -115,7 +116,7 @@ static inline const char *push_input(lua_State *L, const uint8_t *data, size_t s
 }
 
 /* One Lua state for the whole run, with the array metatable module.c registers before any
- * decode or encode, and one key cache. */
+ * decode or encode, and a key cache, empty at the start of each input. */
 static inline lua_State *fuzz_state(void)
 {
     static lua_State *L;
@@ -128,6 +129,8 @@ static inline lua_State *fuzz_state(void)
         lua_pop(L, 1);
         lc_push_key_cache(L);
     }
+    lc_push_key_cache(L);
+    lua_replace(L, FUZZ_KEY_CACHE);
     return L;
 }
 
