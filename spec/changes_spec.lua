@@ -123,7 +123,14 @@ describe("leadconduit.changes", function()
       { '{"s":[{"id":"x","x_api_key":"KEENSECRET-X"}]}', '{"s":[]}',
         { 'removed s[x] {"id":"x","x_api_key":"(redacted)"} -' } },
       { '{"k":{"api_key":{"deeper_api_key":"KEENSECRET-D"}}}', '{"k":5}',
-        { 'changed k {"api_key":{"deeper_api_key":"(redacted)"}} 5' } },
+        { 'changed k {"api_key":"(redacted)"} 5' } },
+      -- A secret field is a leaf whatever it holds: not walked into, not matched by id.
+      { '{"api_key":["KEENSECRET-0"]}', '{"api_key":["KEENSECRET-1"]}',
+        { 'changed api_key "(redacted)" "(redacted)"' } },
+      { '{"x_api_key":{"v":"KEENSECRET-1"}}', '{"x_api_key":{"v":"KEENSECRET-2"}}',
+        { 'changed x_api_key "(redacted)" "(redacted)"' } },
+      { '{"x_api_key":[{"id":"a","v":"KEENSECRET-1"}]}', '{"x_api_key":[{"id":"a","v":"KEENSECRET-2"}]}',
+        { 'changed x_api_key "(redacted)" "(redacted)"' } },
     }
     for _, case in ipairs(cases) do
       local records = leadconduit.changes(decode(case[1]), decode(case[2]))

@@ -1029,6 +1029,28 @@ describe("leadconduit command-line tool", function()
       end
     end)
 
+    it("changes text never shows the head of the caller's key that the 60-column cut keeps", function()
+      local file = scratch .. "/cut-key.json"
+      local answer = fixture("demo")
+      answer.account.name = ("x"):rep(45) .. " key=" .. key -- the key straddles column 60
+      write_file(file, assert(leadconduit.encode(answer)))
+      local r = run{ "changes", "--since", file, url = "fixture/demo" }
+      assert.equal(1, r.status, r.err)
+      assert.truthy(r.out:find("key=[REDACTE", 1, true), r.out)
+      assert.is_nil(r.out:find(key:sub(1, 6), 1, true), r.out)
+    end)
+
+    it("changes --save stores an answer with a number past a double's range, and reads it back", function()
+      local file = scratch .. "/huge.json"
+      os.remove(file)
+      local r = run{ "changes", "--since", file, "--save", url = "fixture/huge_number" }
+      assert.equal(0, r.status, r.err)
+      assert.truthy(read_file(file):find('"data_retention_in_days": 1e999', 1, true), read_file(file))
+      r = run{ "changes", "--since", file, "--save", url = "fixture/huge_number" }
+      assert.equal(0, r.status, r.err)
+      assert.equal("", r.out)
+    end)
+
     it("changes --save keeps FILE as it was when the output cannot be written", function()
       local file = scratch .. "/full-disk.json"
       os.remove(file)

@@ -53,6 +53,10 @@ describe("redact", function()
     assert.equal(redact.HIDDEN, shown.account.api_key)
     assert.equal(redact.HIDDEN, shown.account.keen_read_api_key)
     assert.equal(redact.HIDDEN, shown.account.keen_write_api_key) -- null too: a value is a value
+    local tables = redact.fields(assert(leadconduit.decode(
+      '{"api_key":["k3y-secret"],"x_api_key":{"v":"s1"},"y_api_key":[]}')), {})
+    assert.same({ redact.HIDDEN, redact.HIDDEN, redact.HIDDEN },
+      { tables.api_key, tables.x_api_key, tables.y_api_key })
     assert.equal("said [REDACTED] twice: [REDACTED]", shown.account.name)
     assert.equal("[REDACTED]", shown.account.pending_sellers[1].note)
     assert.equal(leadconduit.array_mt, getmetatable(shown.account.pending_sellers))

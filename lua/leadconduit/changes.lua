@@ -76,6 +76,9 @@ local function compare_value(out, path, key, old, new)
     record(out, "added", path, key, nil, new)
   elseif new == nil then
     record(out, "removed", path, key, old, nil)
+  elseif redact.is_secret_field(key) then
+    -- A leaf, whatever it holds: nothing inside a secret is walked into or named by a path.
+    if not same(old, new) then record(out, "changed", path, key, old, new) end
   elseif is_object(old) and is_object(new) then
     compare(out, path .. ".", old, new)
   elseif is_array(old) and is_array(new) and by_id(old) and by_id(new) then

@@ -479,15 +479,24 @@ function commands.feature(res, args)
   return { rows = {}, status = status }
 end
 
-function commands.changes(res, args, saved)
+function commands.changes(res, args, saved, secrets)
   local found = setmetatable({}, leadconduit.array_mt)
   if saved then found = leadconduit.changes(saved.account, res.account) end
+  if not args.show_secrets then
+    -- The caller's key out of every value before the text output cuts it at 60 columns: a cut
+    -- key would no longer be recognised, and its head would show.
+    for _, r in ipairs(found) do
+      r.old, r.new = redact.fields(r.old, secrets), redact.fields(r.new, secrets)
+    end
+  end
   local result = records(args, function(tsv) return output.change_rows(found, tsv) end, found)
   if args.save then
     -- The real values (hence mode 0600): a key rotated since is reported next time, redacted.
     -- Written by main() only once the changes are out: a run whose output is lost must not
     -- leave FILE saying that nothing changed.
-    result.save = { path = args.since, text = output.json(res) .. "\n" }
+    -- Infinities (a number past a double's range in the answer) as 1e999, which reads back as
+    -- the same value: the save must not fail on anything the decoder produced.
+    result.save = { path = args.since, text = output.json(res, { infinity = true }) .. "\n" }
   end
   result.status = #found > 0 and EXIT.negative or EXIT.ok
   return result
@@ -546,7 +555,7 @@ local function run(argv, out)
   out.secrets[#out.secrets + 1] = key
   local res = sync(client_options(args, key), key_source, args.connect_timeout ~= nil)
 
-  local ok, result = pcall(commands[args.command], res, args, saved)
+  local ok, result = pcall(commands[args.command], res, args, saved, out.secrets)
   if not ok then
     if type(result) == "table" then error(result, 0) end
     -- A shape the commands refuse: the reason, not where in the tool it was found.

@@ -159,9 +159,10 @@ function output.tsv(rows)
   return lines
 end
 
---- json(value) -> text: sorted keys, two-space indent, null and [] kept.
-function output.json(value)
-  local out, err = leadconduit.encode(value, { indent = 2 })
+--- json(value [, opts]) -> text: sorted keys, two-space indent, null and [] kept; opts.infinity
+-- as encode's (infinities as 1e999).
+function output.json(value, opts)
+  local out, err = leadconduit.encode(value, { indent = 2, infinity = opts and opts.infinity })
   if not out then error(err, 0) end
   return out
 end

@@ -120,7 +120,8 @@ function redact.fields(value, secrets)
   local copy, renamed = {}, {}
   for k, v in pairs(value) do
     local shown
-    if redact.is_secret_field(k) and v ~= nil and type(v) ~= "table" then
+    -- A secret field hides whatever it holds: a table too ({"api_key": ["..."]}).
+    if redact.is_secret_field(k) and v ~= nil then
       shown = redact.HIDDEN
     else
       shown = redact.fields(v, secrets)
