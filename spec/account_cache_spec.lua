@@ -386,6 +386,10 @@ describe("leadconduit.account_cache", function()
     assert.equal(4, syncs_started())
   end)
 
+  local function cache_failures()
+    return dict:get("leadconduit:failures") or 0
+  end
+
   -- The text of every log entry at `level`.
   local function logged(level)
     local lines = {}
@@ -427,6 +431,42 @@ describe("leadconduit.account_cache", function()
     dict:delete("leadconduit:streak")
     fire_timers()
     assert.equal(1, #logged(fake.WARN))
+  end)
+
+  it("logs the same failure once a minute even when only its numbers differ (libcurl's timings)", function()
+    started_cache({ refresh = 300 })
+    for i, ms in ipairs({ 2001, 2003, 1999 }) do
+      fake.answer = { true, { curl_code = "CURLE_OPERATION_TIMEDOUT",
+        curl_message = ("Operation timed out after %d milliseconds with 0 bytes received"):format(ms) } }
+      fake.clock = fake.clock + 2 ^ i
+      fire_timers()
+    end
+    assert.equal(3, cache_failures())
+    assert.equal(1, #logged(fake.WARN))
+    assert.matches("timed out after 2001 milliseconds", logged(fake.WARN)[1], 1, true)
+  end)
+
+  it("refresh() on a dict too full for the lock answers config at once, without waiting", function()
+    local cache = new_cache()
+    fake.phase = "content"
+    dict.safe_add = function() return nil, "no memory" end
+    local ok, err = cache:refresh()
+    assert.is_nil(ok)
+    assert.equal("config", err.kind)
+    assert.matches("lua_shared_dict 'leadconduit' is full: no sync can start", err.message, 1, true)
+    assert.same({}, fake.calls) -- no sleep, no sync
+  end)
+
+  it("still logs a failure when the dict has no room to remember that it did", function()
+    started_cache()
+    local add = dict.safe_add
+    dict.safe_add = function(d, key, ...)
+      if key:match("^leadconduit:said:") then return nil, "no memory" end
+      return add(d, key, ...)
+    end
+    fake.answer = { true, answer(401, '{"error":"authentication failed"}') }
+    fire_timers()
+    assert.matches("sync failed: leadconduit: auth: HTTP 401", logged(fake.ERR)[1], 1, true)
   end)
 
   it("logs the first success after failures at NOTICE, with how many and for how long", function()

@@ -54,9 +54,6 @@ local MAX_RETRY_AFTER = 3600
 -- The same failure is logged again after this many seconds, not on every retry.
 local LOG_REPEAT = 60
 
--- Failures that a retry may cure are warnings; the others need a person (API.md 0.3).
-local TRANSIENT = { network = true, timeout = true, rate_limited = true, http = true }
-
 local Cache = {}
 Cache.__index = Cache
 
@@ -97,14 +94,16 @@ local function unavailable(self)
 end
 
 -- Logs a failure at the level of who must act, each distinct failure at most once a minute
--- across all workers. next_in: seconds until the next sync.
+-- across all workers. Failures are the same when only their numbers differ: libcurl's texts
+-- carry timings ("Operation timed out after 2001 milliseconds"). next_in: seconds until the next
+-- sync.
 local function log_failure(self, err, next_in)
-  local said = SAID .. err.kind .. ":" .. ngx.crc32_short(err.message)
-  if not self.dict:safe_add(said, true, LOG_REPEAT) then
-    -- Said in the last minute; or the dict is full, which is said on its own.
-    return
-  end
-  ngx.log(TRANSIENT[err.kind] and ngx.WARN or ngx.ERR, "leadconduit.account_cache: sync failed: ",
+  local said = SAID .. err.kind .. ":" .. ngx.crc32_short((err.message:gsub("%d+", "#")))
+  local fresh, why = self.dict:safe_add(said, true, LOG_REPEAT)
+  -- Said in the last minute: not again. A dict too full to remember it logs every time rather
+  -- than never.
+  if not fresh and why == "exists" then return end
+  ngx.log(errors.needs_person(err) and ngx.ERR or ngx.WARN, "leadconduit.account_cache: sync failed: ",
     tostring(err), ("; next sync in %g s"):format(next_in))
 end
 
@@ -185,9 +184,12 @@ local function record_failure(self, err)
   dict:incr(FAILURES_OF .. err.kind, 1, 0)
   local streak = dict:incr(STREAK, 1, 0) or 1
   if streak == 1 then dict:safe_set(FAILING_SINCE, ngx.now()) end
-  if not dict:safe_set(LAST_ERROR, encode(error_fields(err))) then
+  -- Kept by this worker when the dict cannot hold it: too full, or text no JSON can hold.
+  local text = encode(error_fields(err))
+  local stored = text and dict:safe_set(LAST_ERROR, text)
+  if not stored then
     self.unstored_error = { err = err, at = ngx.now() }
-    say_dict_full(self, "the last failure cannot be stored")
+    if text then say_dict_full(self, "the last failure cannot be stored") end
   end
   local wait = backoff(self, streak, err)
   wait_for_next(self, wait)
@@ -240,7 +242,7 @@ end
 
 -- The lock: a token only this call knows, so that a lock that expired and was taken by another
 -- worker is not released by the one that lost it. A lock whose holder is gone is taken over by
--- one worker (the one that adds its TAKEOVER key first).
+-- one worker (the one that adds its TAKEOVER key first). nil, "no memory" when the dict is full.
 local function take_lock(self)
   self.locks = self.locks + 1
   local token = ("%d:%d:%.6f"):format(ngx.worker.pid(), self.locks, monotime())
@@ -249,7 +251,7 @@ local function take_lock(self)
   if ok then return token end
   if why == "no memory" then
     say_dict_full(self, "no sync can start")
-    return nil
+    return nil, why
   end
   local held = dict:get(LOCK)
   if held and holder_gone(held) and dict:safe_add(TAKEOVER .. held, true, self.lock_ttl)
@@ -341,11 +343,15 @@ function Cache:refresh()
   local seen = dict:get(VERSION)
   local give_up = monotime() + self.lock_ttl
   while true do
-    local token = take_lock(self)
+    local token, no_lock = take_lock(self)
     if token then
       local res, err = sync_and_store(self, token)
       release_lock(self, token)
       return res, err
+    end
+    if no_lock == "no memory" then
+      return nil, errors.config(("lua_shared_dict '%s' is full: no sync can start; give the cache a"
+        .. " dict of its own, or make it larger"):format(self.dict_name))
     end
     nginx.sleep(WAIT_STEP)
     if dict:get(VERSION) ~= seen then return true end -- the sync in flight succeeded

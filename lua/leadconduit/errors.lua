@@ -6,6 +6,7 @@
 -- table, with the API key scrubbed from its text.
 
 local core = require "leadconduit.core"
+local nginx = require "leadconduit.nginx"
 local redact = require "leadconduit.redact"
 local safe_text = require "leadconduit.safe_text"
 
@@ -67,6 +68,15 @@ function errors.timeout(message, fields, secrets)
   fields = fields or {}
   return errors.new("timeout", message, { status = fields.status, attempts = fields.attempts,
     retry_after = fields.retry_after, retryable = true }, secrets)
+end
+
+-- The kinds that a retry may cure: whatever else fails needs a person to change something.
+local TRANSIENT = { network = true, timeout = true, rate_limited = true, http = true }
+
+--- needs_person(err) -> true when no retry cures err: the account cache logs it at ngx.ERR, the
+-- transient ones at ngx.WARN (API.md 0.3, "Log levels").
+function errors.needs_person(err)
+  return not TRANSIENT[err.kind]
 end
 
 --- restore(fields) -> the error table that error_fields() of an error table gave, or nil when
@@ -147,13 +157,11 @@ local function failure_kind(outcome)
   return "network"
 end
 
--- How many threads README and every message advise for the client's thread pool: one figure.
-errors.SUGGESTED_THREADS = 16
-
---- thread_pool_advice(pool) -> what to add to nginx.conf when the pool named `pool` is missing.
+--- thread_pool_advice(pool) -> what to add to nginx.conf when the pool named `pool` is missing:
+-- the threads= figure is the one the client's thread_pool_size assumes by default.
 function errors.thread_pool_advice(pool)
   return ("nginx has no thread pool '%s': add `thread_pool %s threads=%d;` to the main context of"
-    .. " nginx.conf (outside the http block)"):format(pool, pool, errors.SUGGESTED_THREADS)
+    .. " nginx.conf (outside the http block)"):format(pool, pool, nginx.DEFAULT_POOL_SIZE)
 end
 
 -- Why ngx.run_worker_thread failed before the exchange started: the pool is saturated or out

@@ -59,7 +59,8 @@ end
 -- thread_pool_size), waited for within the attempt's deadline. No task waits in nginx's queue,
 -- where nothing could count its wait, and no VM beyond the threads is ever asked for.
 
--- A pool's size until a client says it (thread_pool_size): the README's threads=16.
+-- A pool's size until a client says it (thread_pool_size), and the threads= that README, the
+-- example and the message for a missing pool (errors.thread_pool_advice) give: one figure.
 nginx.DEFAULT_POOL_SIZE = 16
 
 -- pools[ngx][name] -> { name =, size =, turns = semaphore, owed = turns to take back }: per
