@@ -247,9 +247,13 @@ describe("leadconduit.account_cache in production", function()
         "cannot read the API key file /nonexistent/key: No such file or directory")
     end)
 
-    it("and with a key file only its owner may read, the gate opens", function()
-      start({ api_key_file = key_file("600"), base_url = srv.base_url, ca_file = srv.ca_file })
-      wait_for(function() return bed:get("/gate") == 200 end, 5, "the gate to open")
+    it("and with a key file only its owner may read, it syncs; the dict holds no key", function()
+      -- fixture/secrets holds the caller's key in its api_key field: the dict must not.
+      start({ api_key_file = key_file("600"), base_url = srv:url("fixture/secrets"), ca_file = srv.ca_file })
+      wait_for(function() return status().syncs > 0 end, 5, "a sync")
+      assert.equal(403, (bed:get("/gate"))) -- its firehose is off: the account is served
+      local _, dict = bed:get("/dict")
+      assert.truthy(dict:find('"api_key":"(redacted)"', 1, true), dict)
       no_key_anywhere()
     end)
   end)

@@ -486,6 +486,15 @@ describe("leadconduit.account_cache", function()
     assert.equal(1, #logged(fake.NOTICE))
   end)
 
+  it("raises for a mistake in the code even where the key is missing too", function()
+    local ok, err = pcall(new_cache, { client = { timeout = 0 } })
+    assert.is_false(ok)
+    assert.matches("client: timeout must be", err, 1, true)
+    ok, err = pcall(new_cache, { client = { base_url = "ftp://x", ca_file = "/nonexistent" } })
+    assert.is_false(ok)
+    assert.matches("client: base_url must start with https://", err, 1, true)
+  end)
+
   it("does not raise when the client cannot work on this machine: get() says why, kind config", function()
     for _, case in ipairs({
       { { base_url = "https://127.0.0.1:1" },

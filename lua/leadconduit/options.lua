@@ -219,7 +219,6 @@ local function settings_of(opts)
     return value
   end
 
-  local api_key = api_key_of(opts)
   local base_url = get("base_url")
   local url, allow_http = parse_base_url(base_url)
   local max_retries = get("max_retries")
@@ -243,14 +242,22 @@ local function settings_of(opts)
   if pool_size ~= nil and (not is_integer(pool_size) or pool_size < 1 or pool_size > 1024) then
     fail("thread_pool_size", "thread_pool_size must be an integer from 1 to 1024")
   end
+  local timeout = check_seconds("timeout", get("timeout"))
+  local max_time = opts.max_time ~= nil and check_seconds("max_time", opts.max_time) or nil
+  local retry_delay = check_seconds("retry_delay", get("retry_delay"), true)
+  local thread_pool = check_string("thread_pool", get("thread_pool"), "a non-empty string")
+  -- What the machine provides last: a mistake in the code raises even where the key or a file
+  -- is missing too (the account cache reports those instead of raising).
+  local api_key = api_key_of(opts)
+  local ca_file = opts.ca_file ~= nil and check_ca_file(opts.ca_file) or nil
 
   return {
     base_url = base_url:gsub("/+$", ""),
-    timeout = check_seconds("timeout", get("timeout")),
-    max_time = opts.max_time ~= nil and check_seconds("max_time", opts.max_time) or nil,
+    timeout = timeout,
+    max_time = max_time,
     max_retries = max_retries,
-    retry_delay = check_seconds("retry_delay", get("retry_delay"), true),
-    thread_pool = check_string("thread_pool", get("thread_pool"), "a non-empty string"),
+    retry_delay = retry_delay,
+    thread_pool = thread_pool,
     thread_pool_size = pool_size,
     secrets = redact.secrets(api_key),
     -- What csrc/transport.c takes, ready to use.
@@ -258,7 +265,7 @@ local function settings_of(opts)
       url = url,
       authorization = redact.credential(api_key),
       user_agent = user_agent,
-      ca_file = opts.ca_file ~= nil and check_ca_file(opts.ca_file) or nil,
+      ca_file = ca_file,
       connect_timeout_ms = math.floor(connect_timeout * 1000 + 0.5),
       max_response_bytes = max_bytes,
       allow_http = allow_http,
