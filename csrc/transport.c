@@ -238,7 +238,7 @@ static int refuse(lua_State *L, int why)
         return luaL_error(L, "leadconduit.sync_account: the client is closed");
     return luaL_error(
         L, "leadconduit.sync_account: the client is in the middle of an exchange (called again from a "
-           "finalizer, a metamethod or another thread)");
+           "finalizer, a debug hook or another thread)");
 }
 
 /* ---- libcurl callbacks: C only, never touch a Lua state ------------------------------------ */
@@ -492,7 +492,7 @@ static int perform(lua_State *L, transport *t, const char *query, lua_Number dea
      * header line longer than it accepts, so a server could otherwise make sync_account raise. */
     if (x.no_memory_before) {
         free(x.body);
-        return luaL_error(L, "leadconduit: out of memory before the exchange");
+        return luaL_error(L, "leadconduit.sync_account: out of memory before the exchange");
     }
     lua_pushlightuserdata(L, &x);
     rc = lua_pcall(L, 2, 0, 0);

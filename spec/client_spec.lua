@@ -904,7 +904,7 @@ describe("leadconduit client", function()
       assert.is_true(ok, tostring(res))
       assert.is_nil(err)
       assert_big_answer(res)
-      assert.matches("sync_account called again on a client that is syncing", nested, 1, true)
+      assert.matches("leadconduit.sync_account: called again on a client that is syncing", nested, 1, true)
       assert.truthy(c:sync_account()) -- and it syncs again afterwards
     end)
 
@@ -922,7 +922,7 @@ describe("leadconduit client", function()
       debug.sethook()
       assert.is_true(ok, tostring(res))
       assert.equal(true, res.success)
-      assert.equal("leadconduit: sync_account called again on a client that is syncing, from a finalizer"
+      assert.equal("leadconduit.sync_account: called again on a client that is syncing, from a finalizer"
         .. " (__gc) or a debug hook that ran during that sync, or from another OS thread: outside"
         .. " nginx a client runs one sync at a time", (tostring(nested):gsub("^.-: (leadconduit)", "%1")))
       assert.truthy(c:sync_account()) -- and it syncs again afterwards

@@ -122,7 +122,7 @@ function Client:sync_account(sync_opts)
     -- Nothing in a sync yields outside nginx (its exchange and its waits are C calls), so this
     -- is Lua code that ran inside it: a finalizer (__gc) that the collector ran, or a debug
     -- hook; or a client shared by OS threads.
-    error("leadconduit: sync_account called again on a client that is syncing, from a finalizer"
+    error("leadconduit.sync_account: called again on a client that is syncing, from a finalizer"
       .. " (__gc) or a debug hook that ran during that sync, or from another OS thread: outside"
       .. " nginx a client runs one sync at a time", 2)
   end

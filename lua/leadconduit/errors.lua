@@ -184,7 +184,7 @@ local function thread_failure(text, secrets)
     return "config", errors.thread_pool_advice(pool), { retryable = false }
   end
   -- A raise inside the worker thread (out of memory, a closed client, a broken install).
-  error("leadconduit: in an nginx worker thread: " .. text, 0)
+  error("leadconduit.sync_account: in an nginx worker thread: " .. text, 0)
 end
 
 local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = true }

@@ -76,7 +76,7 @@ local function pool_named(name, size)
   local pool = mine[name]
   if not pool then
     local turns, err = require("ngx.semaphore").new(size or nginx.DEFAULT_POOL_SIZE)
-    if not turns then error("leadconduit: ngx.semaphore.new: " .. tostring(err), 0) end
+    if not turns then error("leadconduit.sync_account: ngx.semaphore.new: " .. tostring(err), 0) end
     pool = { name = name, size = size or nginx.DEFAULT_POOL_SIZE, turns = turns, owed = 0 }
     mine[name] = pool
   elseif size and size ~= pool.size then
@@ -157,7 +157,7 @@ function Transports:perform(query, deadline)
   local ok, err = pool.turns:wait(left > 0 and left or 0)
   if not ok then
     if err == "timeout" then return pool_timeout(pool, started) end
-    error("leadconduit: ngx.semaphore wait: " .. tostring(err), 0)
+    error("leadconduit.sync_account: ngx.semaphore wait: " .. tostring(err), 0)
   end
   local turn, give_back = take_turn(pool)
   local idle = self.idle

@@ -108,7 +108,7 @@ return function(bytes)
     -- Only a misconfigured or broken nginx raises, and says so without the key.
     assert(outcome.thread_error, "classify raised: " .. tostring(kind))
     check_message(kind)
-    assert(kind:find("^leadconduit: "), kind)
+    assert(kind:find("^leadconduit%.sync_account: "), kind)
     return
   end
   if kind == nil then
