@@ -129,7 +129,6 @@ function leadconduit.encode(value, opts) end
 ---| "unsupported_phase" # inside nginx, a phase that cannot do network I/O
 ---| "config"            # the setup is wrong (no thread_pool, unreadable api_key_file): a person must fix it
 ---| "unavailable"       # account_cache: no account fresh enough
----| "config"            # the setup is wrong until a person changes it (no thread pool, no key)
 
 ---The error table of a failed sync; tostring(err) is "leadconduit: <kind>: <message>".
 ---@class leadconduit.Error
