@@ -4,7 +4,10 @@
  * lua5.4: a preloaded runtime is inherited by every child (the mock server's nginx
  * deadlocks under it), a linked one stays in this process. Installed as `lua5.4`
  * first in PATH, so specs that spawn `lua5.4 -e ...` get it too. Only what they
- * need of lua.c is here: `-e chunk`, a script with `arg` and `...`, a traceback. */
+ * need of lua.c is here: `-e chunk`, a script with `arg` and `...`, a traceback, and Ctrl-C
+ * raising "interrupted!" (a script started in the background of a shell, which ignores SIGINT,
+ * must still stop on it: spec/make_mock_spec.lua). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +16,46 @@
 #include <lua.h>
 #include <lualib.h>
 
+/* As lua.c's msghandler: an error object that is no string shows through its __tostring, or
+ * as its type (spec/readme_spec.lua compares what an uncaught error table prints). */
 static int traceback(lua_State *L)
 {
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
+    const char *msg = lua_tostring(L, 1);
+
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
     return 1;
+}
+
+/* As lua.c: SIGINT sets a hook that raises "interrupted!" at the next Lua instruction. */
+static lua_State *running;
+
+static void interrupted(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig)
+{
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
+    lua_sethook(running, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static int call(lua_State *L, int nargs)
+{
+    int status;
+
+    running = L;
+    signal(SIGINT, on_sigint);
+    status = lua_pcall(L, nargs, 0, 1);
+    signal(SIGINT, SIG_DFL);
+    return status;
 }
 
 static int report(lua_State *L, const char *progname, int status)
@@ -56,7 +95,7 @@ int main(int argc, char **argv)
     for (i = 1; i < script && status == LUA_OK; i += 2) {
         status = luaL_loadbuffer(L, argv[i + 1], strlen(argv[i + 1]), "=(command line)");
         if (status == LUA_OK)
-            status = lua_pcall(L, 0, 0, 1);
+            status = call(L, 0);
         report(L, argv[0], status);
     }
     if (status == LUA_OK && script < argc) {
@@ -64,7 +103,7 @@ int main(int argc, char **argv)
         if (status == LUA_OK) {
             for (i = script + 1; i < argc; i++)
                 lua_pushstring(L, argv[i]);
-            status = lua_pcall(L, argc - script - 1, 0, 1);
+            status = call(L, argc - script - 1);
         }
         report(L, argv[0], status);
     }

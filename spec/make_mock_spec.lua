@@ -71,7 +71,9 @@ describe("make mock", function()
     script = script .. ("LUA_PATH=%s LUA_CPATH=%s %s %s %s; echo \"exit $?\""):format(
       quote(ROOT .. "/lua/?.lua;;"), quote(package.cpath), INTERPRETER, quote(ROOT .. "/bin/leadconduit"),
       args)
-    return sys.capture("env -i PATH=/usr/bin:/bin sh -c " .. quote(script) .. " 2>&1")
+    -- This process's PATH: its interpreter is the one that loads package.cpath's module (under
+    -- `make sanitize`, an ASan build that only its ASan lua5.4 can load).
+    return sys.capture("env -i PATH=" .. quote(os.getenv("PATH")) .. " sh -c " .. quote(script) .. " 2>&1")
   end
 
   it("prints three export lines a shell can eval; the tool works with them; Ctrl-C stops it", function()

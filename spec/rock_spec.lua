@@ -40,10 +40,14 @@ describe("LuaRocks", function()
     if dir and dir:match("^/tmp/leadconduit%-rock%.") then sys.run("rm -rf " .. quote(dir)) end
   end)
 
-  -- Runs a shell command in the copy; returns ok and what it printed.
+  -- Runs a shell command in the copy; returns ok and what it printed. As a user's shell would:
+  -- the system's interpreters first in PATH (LuaRocks looks for the headers beside the lua5.4 it
+  -- finds, and `make sanitize` puts one of its own first) and no enclosing make's variables.
+  local USER_SHELL = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH=/usr/local/bin:/usr/bin:/bin"
   local function in_src(command, env)
     local log = dir .. "/log"
-    local ok = sys.run(("cd %s && %s %s >%s 2>&1"):format(quote(src), env or "", command, quote(log)))
+    local ok = sys.run(("cd %s && %s %s %s >%s 2>&1"):format(quote(src), USER_SHELL, env or "", command,
+      quote(log)))
     return ok, sys.slurp(log)
   end
 
