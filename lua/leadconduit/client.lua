@@ -64,17 +64,25 @@ local function open(self, method)
   return p
 end
 
+-- Deadlines are core.monotime() seconds from here down to csrc/transport.c, which alone turns
+-- what is left of one into libcurl's milliseconds.
+
+--- attempt_deadline(settings, call_deadline) -> when an attempt starting now must end: its
+-- timeout from now, or the whole call's deadline (max_time) when that comes first.
+local function attempt_deadline(settings, call_deadline)
+  local deadline = monotime() + settings.timeout
+  if call_deadline and call_deadline < deadline then return call_deadline end
+  return deadline
+end
+
 -- The attempts of one sync_account call; returns the decoded answer or nil, err.
 local function attempts(p, query, sleep)
   local settings = p.settings
-  local started = monotime()
-  local call_deadline = settings.max_time and started + settings.max_time
+  local call_deadline = settings.max_time and monotime() + settings.max_time
   local n = 0
   while true do
     n = n + 1
-    local deadline = monotime() + settings.timeout
-    if call_deadline and call_deadline < deadline then deadline = call_deadline end
-    local outcome = p.transport:perform(query, deadline)
+    local outcome = p.transport:perform(query, attempt_deadline(settings, call_deadline))
     if outcome.body then
       outcome.value, outcome.decode_error = decode(outcome.body)
     end

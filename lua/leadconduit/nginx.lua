@@ -147,9 +147,10 @@ local function pool_timeout(pool, started)
   return { pool_timeout = { pool = pool.name, size = pool.size, waited = monotime() - started } }
 end
 
---- ts:perform(query, deadline) -> the outcome of csrc/transport.c; { thread_error = text } when
--- nginx could not run the exchange; { pool_timeout = { pool, size, waited } } when the deadline
--- passed before a thread of the pool was free.
+--- ts:perform(query, deadline) -> the outcome of csrc/transport.c (deadline: core.monotime()
+-- seconds, passed on as it is); { thread_error = text } when nginx could not run the exchange;
+-- { pool_timeout = { pool, size, waited } } when the deadline passed before a thread of the
+-- pool was free.
 function Transports:perform(query, deadline)
   local pool, started = self.pool, monotime()
   local left = deadline - started
