@@ -299,10 +299,8 @@ local function check_combinations(args)
   end
 end
 
-local function parse_arguments(argv)
-  local args = {}
-  for i = 1, #argv do args[i] = argv[i] end
-  refuse_key_argument(args)
+-- args: the command line as run() copied it, the key arguments already refused.
+local function parse_arguments(args)
   local ok, result = make_parser():pparse(args)
   if not ok then
     fail(EXIT.usage, (tostring(result):gsub("%s*\n%s*", " ")), true)
@@ -537,7 +535,7 @@ local function run(argv, out)
     out.text = help_text(topic)
     return EXIT.ok
   end
-  local args = parse_arguments(argv)
+  local args = parse_arguments(plain)
   if args.version then
     out.text = version() .. "\n"
     return EXIT.ok
