@@ -24,8 +24,7 @@ options.DEFAULTS = {
 
 local KNOWN = {
   api_key = true, api_key_file = true, base_url = true, timeout = true, connect_timeout = true,
-  max_time = true,
-  max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
+  max_time = true, max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
   max_response_bytes = true, thread_pool = true, thread_pool_size = true,
 }
 
