@@ -1,24 +1,33 @@
 /* multi_proto.c — a prototype measured by bench/nginx.lua, not part of the module: the design
  * that would replace nginx's thread pool (issue 26, point 5). One libcurl multi handle per
- * nginx worker process, driven by a thread of its own (curl_multi_poll, woken by
- * curl_multi_wakeup); each waiting request parks on a unix-socket cosocket, to which the thread
- * writes one byte when that request's transfer ends. No Lua VM per task, no thread_pool.
+ * nginx worker process, driven by a thread of its own with the event API
+ * (curl_multi_socket_action over epoll), so that a wake-up touches only the transfers that are
+ * ready. Both directions batch their wake-ups:
+ *   - submit() queues a transfer and writes the driver's eventfd only when no wake-up is
+ *     pending already;
+ *   - the driver writes the ids of every transfer that ended in one pass to a unix socket, read
+ *     by one light thread per worker (a timer) that posts each waiting request's semaphore.
+ * No Lua VM per task, no thread_pool, no VM limit.
  *
- *   proto.start(socket_path)            once per worker process
+ *   proto.start(socket_path)            once per worker process, before the reader connects
  *   id = proto.submit(url, authorization, ca_file, timeout_ms)
- *   -- send the id ("%08x") on a unix-socket cosocket, receive 1 byte
+ *   -- the reader receives the id as 4 bytes (native order) once the transfer has ended
  *   status, body | nil, curl_message = proto.result(id)
  *
- * Prototype limits: at most SLOTS transfers in flight, ids read whole from the socket, every
- * handle with the same headers. */
+ * Prototype limits: at most SLOTS transfers in flight, one reader connection, no handling of
+ * fork after start(), every handle with the same headers, a failed write to the reader drops
+ * the wake-up. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -26,7 +35,7 @@
 #include <lua.h>
 
 #define SLOTS 4096
-#define MAX_CONNS 1024
+#define EVENTS 256
 
 typedef struct {
     CURL *curl;
@@ -35,20 +44,25 @@ typedef struct {
     size_t len, cap;
     long status;
     CURLcode code;
-    unsigned id;
-    int used, done, waiter; /* waiter: the fd of the parked request's connection, or -1 */
+    uint32_t id;
+    int used, done;
 } transfer;
 
+/* Shared between the event loop (submit, result) and the driver, under lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static transfer slots[SLOTS];
 static transfer *pending[SLOTS];
 static size_t npending;
-static unsigned next_id;
-static CURLM *multi;
-static int listen_fd = -1;
-static pid_t started_in;
+static int wake_pending; /* the eventfd was written and the driver has not drained it yet */
+static uint32_t next_id;
 static CURL *idle[SLOTS];
 static size_t nidle;
+
+/* The driver's own. */
+static CURLM *multi;
+static int epoll_fd = -1, wake_fd = -1, listen_fd = -1, reader_fd = -1;
+static long long timer_due = -1; /* libcurl's next timeout, in now_ms() time; -1: none */
+static pid_t started_in;
 
 static size_t on_body(char *chunk, size_t size, size_t nmemb, void *userdata)
 {
@@ -72,97 +86,149 @@ static size_t on_body(char *chunk, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static void wake(int fd)
+/* CURLMOPT_SOCKETFUNCTION: keep epoll's interest in step with what libcurl waits for. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *unused, void *known)
 {
-    char byte = 1;
+    struct epoll_event ev;
 
-    if (fd >= 0 && write(fd, &byte, 1) < 0) {
-        /* the request went away: nothing to wake */
+    (void)easy;
+    (void)unused;
+    memset(&ev, 0, sizeof ev);
+    ev.data.fd = fd;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(multi, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    if (known == NULL) {
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+        curl_multi_assign(multi, fd, &epoll_fd); /* any non-NULL pointer: "added" */
+    } else {
+        epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+    }
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants socket_action(CURL_SOCKET_TIMEOUT) next. */
+static int on_timer(CURLM *unused, long ms, void *unused2)
+{
+    (void)unused;
+    (void)unused2;
+    timer_due = ms < 0 ? -1 : now_ms() + ms;
+    return 0;
+}
+
+/* Move the queued transfers into the multi handle. */
+static void take_pending(void)
+{
+    transfer *batch[SLOTS];
+    size_t i, n;
+    uint64_t count;
+
+    if (read(wake_fd, &count, sizeof count) < 0) {
+        /* EAGAIN: nothing to drain */
+    }
+    pthread_mutex_lock(&lock);
+    n = npending;
+    memcpy(batch, pending, n * sizeof *batch);
+    npending = 0;
+    wake_pending = 0;
+    pthread_mutex_unlock(&lock);
+    for (i = 0; i < n; i++)
+        curl_multi_add_handle(multi, batch[i]->curl);
+}
+
+/* Mark the ended transfers done and tell the reader their ids, in one write. */
+static void report_done(void)
+{
+    uint32_t ids[EVENTS];
+    size_t n = 0;
+    CURLMsg *msg;
+    int queued;
+
+    /* The reader connects before the first submit(): its connection waits in the backlog. */
+    if (reader_fd < 0)
+        reader_fd = accept(listen_fd, NULL, NULL);
+    while ((msg = curl_multi_info_read(multi, &queued)) != NULL) {
+        transfer *x;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        x->code = msg->data.result;
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
+        curl_multi_remove_handle(multi, msg->easy_handle);
+        pthread_mutex_lock(&lock);
+        x->done = 1;
+        pthread_mutex_unlock(&lock);
+        ids[n++] = x->id;
+        if (n == EVENTS) {
+            if (write(reader_fd, ids, n * sizeof *ids) < 0) { /* the reader is gone */
+            }
+            n = 0;
+        }
+    }
+    if (n > 0 && write(reader_fd, ids, n * sizeof *ids) < 0) { /* the reader is gone */
     }
 }
 
 static void *driver(void *unused)
 {
-    int conns[MAX_CONNS];
-    size_t nconns = 0;
-
     (void)unused;
     for (;;) {
-        struct curl_waitfd fds[MAX_CONNS + 1];
-        size_t i, n = 0;
-        int running, queued;
-        CURLMsg *msg;
+        struct epoll_event events[EVENTS];
+        int i, n, running;
 
-        fds[n].fd = listen_fd;
-        fds[n].events = CURL_WAIT_POLLIN;
-        fds[n++].revents = 0;
-        for (i = 0; i < nconns; i++) {
-            fds[n].fd = conns[i];
-            fds[n].events = CURL_WAIT_POLLIN;
-            fds[n++].revents = 0;
+        long long wait = timer_due < 0 ? -1 : timer_due - now_ms();
+
+        n = epoll_wait(epoll_fd, events, EVENTS, wait < 0 && timer_due >= 0 ? 0 : (int)wait);
+        if (timer_due >= 0 && now_ms() >= timer_due) {
+            timer_due = -1;
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
-        curl_multi_poll(multi, fds, (unsigned)n, 1000, NULL);
-        if (fds[0].revents & CURL_WAIT_POLLIN) {
-            int fd = accept(listen_fd, NULL, NULL);
+        for (i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
 
-            if (fd >= 0 && nconns < MAX_CONNS)
-                conns[nconns++] = fd;
-            else if (fd >= 0)
-                close(fd);
-        }
-        for (i = 1; i < n; i++) {
-            char text[9];
-            ssize_t got;
+            if (fd == wake_fd) {
+                take_pending();
+            } else if (fd == listen_fd) {
+                int conn = accept(listen_fd, NULL, NULL);
 
-            if (!(fds[i].revents & CURL_WAIT_POLLIN))
-                continue;
-            got = read(fds[i].fd, text, 8);
-            if (got != 8) {
-                size_t k;
-
-                close(fds[i].fd);
-                for (k = 0; k < nconns; k++)
-                    if (conns[k] == fds[i].fd)
-                        conns[k] = conns[--nconns];
-                continue;
-            }
-            text[8] = '\0';
-            {
-                unsigned id = (unsigned)strtoul(text, NULL, 16);
-                transfer *x = &slots[id % SLOTS];
-
-                pthread_mutex_lock(&lock);
-                if (x->used && x->id == id) {
-                    if (x->done)
-                        wake(fds[i].fd);
-                    else
-                        x->waiter = fds[i].fd;
+                if (conn >= 0) {
+                    if (reader_fd >= 0)
+                        close(reader_fd);
+                    reader_fd = conn;
                 }
-                pthread_mutex_unlock(&lock);
+            } else {
+                int mask = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                           (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                           (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+                curl_multi_socket_action(multi, fd, mask, &running);
             }
         }
-        pthread_mutex_lock(&lock);
-        for (i = 0; i < npending; i++)
-            curl_multi_add_handle(multi, pending[i]->curl);
-        npending = 0;
-        pthread_mutex_unlock(&lock);
-        curl_multi_perform(multi, &running);
-        while ((msg = curl_multi_info_read(multi, &queued)) != NULL) {
-            transfer *x;
-
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            curl_multi_remove_handle(multi, msg->easy_handle);
-            pthread_mutex_lock(&lock);
-            x->code = msg->data.result;
-            curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-            x->done = 1;
-            wake(x->waiter);
-            pthread_mutex_unlock(&lock);
-        }
+        report_done();
     }
     return NULL;
+}
+
+static int watch(int fd)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static int proto_start(lua_State *L)
@@ -175,26 +241,58 @@ static int proto_start(lua_State *L)
         return 0;
     started_in = getpid();
     multi = curl_multi_init();
-    listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
     unlink(path);
-    if (multi == NULL || listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        listen(listen_fd, 1024) != 0 || pthread_create(&thread, NULL, driver, NULL) != 0)
+    if (multi == NULL || epoll_fd < 0 || wake_fd < 0 || listen_fd < 0 ||
+        bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listen_fd, 16) != 0 ||
+        watch(wake_fd) != 0 || watch(listen_fd) != 0)
+        return luaL_error(L, "multi_proto: cannot start: %s", strerror(errno));
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    /* The default, 4 x the handles added, shrinks as transfers end and closes connections
+     * that the next transfers then make again (a TLS handshake each). */
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)SLOTS);
+    if (pthread_create(&thread, NULL, driver, NULL) != 0)
         return luaL_error(L, "multi_proto: cannot start: %s", strerror(errno));
     pthread_detach(thread);
     return 0;
+}
+
+static CURL *new_handle(const char *authorization, const char *ca_file, transfer *x)
+{
+    CURL *curl = curl_easy_init();
+    char header[512];
+
+    if (curl == NULL)
+        return NULL;
+    snprintf(header, sizeof header, "Authorization: %s", authorization);
+    x->headers = curl_slist_append(NULL, header);
+    x->headers = curl_slist_append(x->headers, "Accept: application/json");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, x->headers); /* kept for the handle's life */
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    return curl;
 }
 
 static int proto_submit(lua_State *L)
 {
     const char *url = luaL_checkstring(L, 1), *authorization = luaL_checkstring(L, 2);
     const char *ca_file = luaL_checkstring(L, 3);
-    long timeout_ms = (long)luaL_checknumber(L, 4);
+    long ms = (long)luaL_checknumber(L, 4);
+    uint64_t one = 1;
     transfer *x;
     CURL *curl;
-    char header[512];
+    int wake;
 
     pthread_mutex_lock(&lock);
     x = &slots[next_id % SLOTS];
@@ -206,43 +304,32 @@ static int proto_submit(lua_State *L)
     x->id = next_id++;
     curl = nidle > 0 ? idle[--nidle] : NULL;
     pthread_mutex_unlock(&lock);
-    if (curl == NULL) {
-        curl = curl_easy_init();
-        x->headers = NULL;
-        snprintf(header, sizeof header, "Authorization: %s", authorization);
-        x->headers = curl_slist_append(x->headers, header);
-        x->headers = curl_slist_append(x->headers, "Accept: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, x->headers); /* kept for the handle's life */
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
-        curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    }
+    if (curl == NULL && (curl = new_handle(authorization, ca_file, x)) == NULL)
+        return luaL_error(L, "multi_proto: out of memory");
     x->curl = curl;
     x->len = 0;
     x->done = 0;
-    x->waiter = -1;
     x->status = 0;
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(curl, CURLOPT_PRIVATE, (char *)x);
     pthread_mutex_lock(&lock);
     pending[npending++] = x;
+    wake = !wake_pending;
+    wake_pending = 1;
     pthread_mutex_unlock(&lock);
-    curl_multi_wakeup(multi);
+    if (wake && write(wake_fd, &one, sizeof one) < 0)
+        return luaL_error(L, "multi_proto: cannot wake the driver: %s", strerror(errno));
     lua_pushinteger(L, (lua_Integer)x->id);
     return 1;
 }
 
 static int proto_result(lua_State *L)
 {
-    unsigned id = (unsigned)luaL_checkinteger(L, 1);
+    uint32_t id = (uint32_t)luaL_checkinteger(L, 1);
     transfer *x = &slots[id % SLOTS];
-    int done, n;
+    int done;
 
     pthread_mutex_lock(&lock);
     done = x->used && x->id == id && x->done;
@@ -252,17 +339,15 @@ static int proto_result(lua_State *L)
     if (x->code == CURLE_OK) {
         lua_pushinteger(L, x->status);
         lua_pushlstring(L, x->body, x->len);
-        n = 2;
     } else {
         lua_pushnil(L);
         lua_pushstring(L, curl_easy_strerror(x->code));
-        n = 2;
     }
     pthread_mutex_lock(&lock);
     idle[nidle++] = x->curl;
     x->used = 0;
     pthread_mutex_unlock(&lock);
-    return n;
+    return 2;
 }
 
 int luaopen_multi_proto(lua_State *L);

@@ -68,23 +68,57 @@ function handlers.resty()
 end
 
 -- The prototype without a thread pool (bench/multi_proto.c): the transfer runs on the worker's
--- multi handle, the request parks on a unix-socket cosocket until the driver thread writes a byte.
+-- multi handle; the request waits on a semaphore of its own, posted by the one light thread per
+-- worker that reads the ids of ended transfers from the driver's unix socket.
 local socket_path = ngx.config.prefix() .. "/multi-" .. ngx.worker.pid() .. ".sock"
+local semaphore = require "ngx.semaphore"
+local waiting = {} -- id -> the semaphore of the request waiting for that transfer
+local reader -- "starting", then "ready"
+local ready = semaphore.new(0)
+
+local function read_ids(premature)
+  if premature then return end
+  local sock = ngx.socket.tcp()
+  sock:settimeout(1000)
+  assert(sock:connect("unix:" .. socket_path))
+  reader = "ready"
+  ready:post(1000)
+  while not ngx.worker.exiting() do
+    local data, err = sock:receiveany(16384)
+    if data then
+      -- Whole ids only: a partial one waits for the rest.
+      for i = 1, #data - 3, 4 do
+        local b1, b2, b3, b4 = data:byte(i, i + 3)
+        local id = b1 + b2 * 256 + b3 * 65536 + b4 * 16777216
+        local waiter = waiting[id]
+        if waiter then waiter:post(1) end
+      end
+      assert(#data % 4 == 0, "multi: partial id")
+    elseif err ~= "timeout" then
+      ngx.log(ngx.ERR, "multi reader: ", err)
+      return
+    end
+  end
+end
+
 function handlers.multi()
   local proto = require "multi_proto"
-  proto.start(socket_path)
+  if not reader then
+    reader = "starting"
+    proto.start(socket_path)
+    assert(ngx.timer.at(0, read_ids))
+  end
+  if reader ~= "ready" then ready:wait(5) end
   local id = proto.submit(config.base_url .. path_arg() .. "/account_sso_sync", authorization,
     config.ca_file, 30000)
-  local sock = ngx.socket.tcp()
-  sock:settimeout(31000)
-  local ok, err = sock:connect("unix:" .. socket_path)
-  if ok then ok, err = sock:send(("%08x"):format(id)) end
-  if ok then ok, err = sock:receive(1) end
+  local mine = semaphore.new(0)
+  waiting[id] = mine
+  local ok, err = mine:wait(31)
+  waiting[id] = nil
   if not ok then
     ngx.log(ngx.WARN, "multi: ", err)
     return ngx.exit(500)
   end
-  sock:setkeepalive(0, 1024)
   local status, body = proto.result(id)
   local value = status == 200 and leadconduit.decode(body)
   if not (type(value) == "table" and value.success == true and type(value.account) == "table") then
