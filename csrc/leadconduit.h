@@ -53,6 +53,17 @@ int lc_encode(lua_State *L);
  * table at index `core`. */
 void lc_open_transport(lua_State *L, int core);
 
+/* Adds core.driver_socket(), csrc/driver.c's. */
+void lc_open_driver(lua_State *L, int core);
+
+/* Hand an easy handle (its CURLOPT_PRIVATE: what lc_transport_finished gets) to this process's
+ * driver thread: NULL, or why it cannot be taken. */
+const char *lc_driver_add(void *curl, void *transport);
+
+/* The driver thread's call when libcurl ended the exchange of a transport with `code`: the id to
+ * report, or 0 when the transport was closed meanwhile (and is now freed). */
+double lc_transport_finished(void *transport, int code);
+
 /* Set core.file_info and core.write_private in the table on top. */
 void lc_open_files(lua_State *L);
 

@@ -103,6 +103,7 @@ int luaopen_leadconduit_core(lua_State *L)
     lua_setfield(L, -2, "array_mt");
 
     lc_open_transport(L, lua_gettop(L));
+    lc_open_driver(L, lua_gettop(L));
     return 1;
 }
 

@@ -9,12 +9,11 @@
  * libcurl and the header lines from misbehaving). No Lua code runs while libcurl does: the
  * callbacks fill C buffers, so no Lua error can longjmp through libcurl.
  *
- * Transports live in C memory, in a process-wide table, so that nginx's worker threads (other
- * Lua VMs of the same process) can run an exchange on the handle that a request's VM owns:
- * perform_shared(id). An id names a slot of the table and the transport that took it (a slot
- * is reused, an id never), so that the lookup is one index and one compare. One exchange at a
- * time per transport; a transport closed while a thread uses it is freed by that thread when
- * its exchange ends. */
+ * Inside nginx the exchange runs on the worker's driver thread instead (csrc/driver.c):
+ * submit() hands the handle over, the driver calls lc_transport_finished() when it ended and
+ * reports the transport's id, collect() turns what it found out into the outcome. One exchange
+ * at a time per transport; a transport closed while the driver uses it is freed by the driver
+ * when its exchange ends. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,28 +45,6 @@ typedef struct {
     int no_memory; /* growing the buffer failed: the transfer was aborted */
 } body_buffer;
 
-typedef struct transport {
-    CURL *curl;
-    struct curl_slist *headers; /* holds the Authorization header: scrubbed when freed */
-    char *url;                  /* <base_url>/account_sso_sync, without a query */
-    long connect_timeout_ms;
-    /* State of the exchange in progress. */
-    body_buffer body;
-    int headers_ended;     /* the blank line that ends the current response's headers came */
-    char retry_after[128]; /* Retry-After of the current response, "" when absent */
-    char errbuf[CURL_ERROR_SIZE];
-    /* Lifetime, guarded by registry_lock. */
-    lua_Number id;
-    size_t slot; /* its place in the registry */
-    int in_use;  /* an exchange is running, in this thread or another */
-    int closing; /* closed: freed when the exchange in progress ends */
-} transport;
-
-/* The Lua side of a transport: a userdata pointing at it, NULL once closed. */
-typedef struct {
-    transport *t;
-} handle;
-
 /* What one exchange found out, copied out of the transport before any Lua code can run. */
 typedef struct {
     CURLcode code;
@@ -80,21 +57,32 @@ typedef struct {
     char message[CURL_ERROR_SIZE];
 } exchange;
 
-/* The registry: slots[i].t holds a transport, or NULL with next_free the next free slot's
- * index + 1 (0 ends the free list). An id is serial * SLOT_LIMIT + slot, exact in a double
- * (below 2^53): 2^31 transports made, 2^22 alive at once; 0 is no id. */
-#define SLOT_LIMIT 4194304.0
-#define SERIAL_LIMIT 2147483648.0
+typedef struct transport {
+    CURL *curl;
+    struct curl_slist *headers; /* holds the Authorization header: scrubbed when freed */
+    char *url;                  /* <base_url>/account_sso_sync, without a query */
+    long connect_timeout_ms;
+    /* State of the exchange in progress. */
+    body_buffer body;
+    int headers_ended;     /* the blank line that ends the current response's headers came */
+    char retry_after[128]; /* Retry-After of the current response, "" when absent */
+    char errbuf[CURL_ERROR_SIZE];
+    /* Lifetime, guarded by lock. */
+    lua_Number id; /* what the driver reports it by: never 0, never reused */
+    int in_use;    /* an exchange is running, in this thread or another, or awaits collect() */
+    int closing;   /* closed: freed when the exchange in progress ends */
+    int finished;  /* the driver's exchange ended: its outcome waits in `result` for collect() */
+    exchange result;
+} transport;
 
+/* The Lua side of a transport: a userdata pointing at it, NULL once closed. */
 typedef struct {
     transport *t;
-    size_t next_free;
-} slot;
+} handle;
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static slot *slots;
-static size_t slot_count, first_free; /* first_free: index + 1, 0 when none */
-static size_t live;                   /* transports in the table: at 0 the table is freed */
+/* in_use, closing, finished and result of every transport, between the event loop and the
+ * driver thread; serial: the last id given. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static lua_Number serial;
 
 /* ---- freeing ------------------------------------------------------------------------------ */
@@ -119,73 +107,8 @@ static void destroy(transport *t)
     curl_slist_free_all(t->headers);
     free(t->url);
     free(t->body.data);
+    free(t->result.body);
     free(t);
-}
-
-/* Give t a slot and an id; 0 when out of memory or ids. The caller holds registry_lock. */
-static int register_locked(transport *t)
-{
-    size_t i;
-
-    if (first_free == 0) {
-        size_t count = slot_count ? slot_count * 2 : 64;
-        slot *grown;
-
-        if (count > (size_t)SLOT_LIMIT || serial + 1 >= SERIAL_LIMIT)
-            return 0;
-        grown = realloc(slots, count * sizeof *grown);
-        if (grown == NULL)
-            return 0;
-        slots = grown;
-        for (i = slot_count; i < count; i++) {
-            slots[i].t = NULL;
-            slots[i].next_free = i + 1 < count ? i + 2 : 0;
-        }
-        first_free = slot_count + 1;
-        slot_count = count;
-    }
-    if (serial + 1 >= SERIAL_LIMIT)
-        return 0;
-    i = first_free - 1;
-    first_free = slots[i].next_free;
-    slots[i].t = t;
-    live++;
-    t->slot = i;
-    t->id = ++serial * SLOT_LIMIT + (lua_Number)i;
-    return 1;
-}
-
-/* The live transport whose id is id, or NULL; the caller holds registry_lock. */
-static transport *lookup_locked(lua_Number id)
-{
-    lua_Number i;
-
-    if (!(id >= SLOT_LIMIT && id < SERIAL_LIMIT * SLOT_LIMIT))
-        return NULL;
-    i = id - SLOT_LIMIT * (lua_Number)(long long)(id / SLOT_LIMIT);
-    if (!(i >= 0 && i < (lua_Number)slot_count))
-        return NULL;
-    /* A slot taken again holds a transport with another id. */
-    if (slots[(size_t)i].t != NULL && slots[(size_t)i].t->id == id)
-        return slots[(size_t)i].t;
-    return NULL;
-}
-
-/* Take t out of the table (if it got in: a transport whose construction raised did not); the
- * caller holds registry_lock. */
-static void unlink_locked(transport *t)
-{
-    if (t->id == 0)
-        return;
-    slots[t->slot].t = NULL;
-    slots[t->slot].next_free = first_free;
-    first_free = t->slot + 1;
-    if (--live == 0) {
-        /* Nothing left for a leak checker to find once the module is unloaded. */
-        free(slots);
-        slots = NULL;
-        slot_count = first_free = 0;
-    }
 }
 
 /* Close t now, or when the exchange in progress ends. */
@@ -193,12 +116,11 @@ static void close_transport(transport *t)
 {
     int free_now;
 
-    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&lock);
     t->closing = 1;
-    free_now = !t->in_use;
-    if (free_now)
-        unlink_locked(t);
-    pthread_mutex_unlock(&registry_lock);
+    /* An outcome nobody will collect (the request that waited for it was abandoned) goes too. */
+    free_now = !t->in_use || t->finished;
+    pthread_mutex_unlock(&lock);
     if (free_now)
         destroy(t);
 }
@@ -222,12 +144,10 @@ static void release(transport *t)
 {
     int closed;
 
-    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&lock);
     t->in_use = 0;
     closed = t->closing;
-    if (closed)
-        unlink_locked(t);
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&lock);
     if (closed)
         destroy(t);
 }
@@ -385,9 +305,9 @@ static int set_url(transport *t, const char *query)
     return rc == CURLE_OK;
 }
 
-/* One exchange on an acquired transport with timeout_ms to go: fills x, touches no Lua state.
- * The body moves from the transport into x, so that nothing a later close() frees is read. */
-static void run_exchange(transport *t, const char *query, long timeout_ms, exchange *x)
+/* The first half of an exchange on an acquired transport with timeout_ms to go: forget the
+ * previous one and set the URL and the timeouts. 0 when out of memory (x says so). */
+static int begin_exchange(transport *t, const char *query, long timeout_ms, exchange *x)
 {
     memset(x, 0, sizeof *x);
     t->body.len = 0;
@@ -396,19 +316,25 @@ static void run_exchange(transport *t, const char *query, long timeout_ms, excha
     t->headers_ended = 0;
     t->retry_after[0] = '\0';
     t->errbuf[0] = '\0';
-
     if (!set_url(t, query)) {
         x->code = CURLE_OUT_OF_MEMORY;
         x->no_memory_before = 1;
-    } else {
-        curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                         t->connect_timeout_ms < timeout_ms ? t->connect_timeout_ms : timeout_ms);
-        x->code = curl_easy_perform(t->curl);
-        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &x->status);
-        if (x->code != CURLE_OK)
-            curl_easy_getinfo(t->curl, CURLINFO_OS_ERRNO, &x->os_errno);
+        return 0;
     }
+    curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     t->connect_timeout_ms < timeout_ms ? t->connect_timeout_ms : timeout_ms);
+    return 1;
+}
+
+/* The second half, once libcurl returned `code`: copy the facts into x. The body moves from the
+ * transport into x, so that nothing a later close() frees is read. */
+static void end_exchange(transport *t, CURLcode code, exchange *x)
+{
+    x->code = code;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &x->status);
+    if (x->code != CURLE_OK)
+        curl_easy_getinfo(t->curl, CURLINFO_OS_ERRNO, &x->os_errno);
     if (t->body.no_memory)
         x->code = CURLE_OUT_OF_MEMORY;
     x->headers_ended = t->headers_ended;
@@ -469,40 +395,46 @@ static void push_outcome_frame(lua_State *L)
     lua_pushvalue(L, -2);
 }
 
+/* The outcome of x, above push_outcome_frame(), on top of the stack; frees x's body. Only a
+ * request this process could not even set up raises. Whatever happened once it was sent is an
+ * outcome, CURLE_OUT_OF_MEMORY included: libcurl 7.88 gives that code for a header line longer
+ * than it accepts, so a server could otherwise make sync_account raise. */
+static int push_outcome(lua_State *L, exchange *x)
+{
+    int rc;
+
+    if (x->no_memory_before) {
+        free(x->body);
+        return luaL_error(L, "leadconduit.sync_account: out of memory before the exchange");
+    }
+    lua_pushlightuserdata(L, x);
+    rc = lua_pcall(L, 2, 0, 0);
+    free(x->body);
+    if (rc != LC_OK)
+        return lua_error(L);
+    return 1;
+}
+
 /* One exchange on t, which this thread has acquired, ending at `deadline` (core.monotime()
  * seconds), above push_outcome_frame(); leaves the outcome table on top of the stack. */
 static int perform(lua_State *L, transport *t, const char *query, lua_Number deadline)
 {
     lua_Number seconds = deadline - lc_monotime();
     exchange x;
-    int rc;
 
     /* Less than a millisecond left, e.g. after waiting in nginx's thread pool queue:
      * libcurl would read 0 ms as "no limit", so the exchange does not start at all. */
     if (!(seconds >= 0.001)) {
         memset(&x, 0, sizeof x);
         x.deadline_passed = 1;
-    } else {
-        run_exchange(t, query, (long)(seconds * 1000), &x);
+    } else if (begin_exchange(t, query, (long)(seconds * 1000), &x)) {
+        end_exchange(t, curl_easy_perform(t->curl), &x);
     }
     release(t); /* t may be gone from here on */
-
-    /* Only a request this process could not even set up raises. Whatever happened once it was
-     * sent is an outcome, CURLE_OUT_OF_MEMORY included: libcurl 7.88 gives that code for a
-     * header line longer than it accepts, so a server could otherwise make sync_account raise. */
-    if (x.no_memory_before) {
-        free(x.body);
-        return luaL_error(L, "leadconduit.sync_account: out of memory before the exchange");
-    }
-    lua_pushlightuserdata(L, &x);
-    rc = lua_pcall(L, 2, 0, 0);
-    free(x.body);
-    if (rc != LC_OK)
-        return lua_error(L);
-    return 1;
+    return push_outcome(L, &x);
 }
 
-/* Arguments 2 and 3 of both perform functions: query (nil or a string of URL characters),
+/* Arguments 2 and 3 of perform() and submit(): query (nil or a string of URL characters),
  * deadline. */
 static const char *check_query(lua_State *L)
 {
@@ -533,33 +465,101 @@ static int transport_perform(lua_State *L)
     int got;
 
     push_outcome_frame(L);
-    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&lock);
     got = acquire_locked(h->t);
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&lock);
     if (got != ACQUIRED)
         return refuse(L, got);
     return perform(L, h->t, query, deadline);
 }
 
-/* core.perform_shared(id, query, deadline) -> outcome: the same, from another Lua VM of the
- * process (nginx's worker threads), on the transport whose t:id() is id. */
-static int core_perform_shared(lua_State *L)
+/* ---- exchanges run by the driver (csrc/driver.c), inside nginx ----------------------------- */
+
+/* t:submit(query, deadline) -> true when the driver thread runs the exchange: wait until it
+ * reports t:id() on its socket, then t:collect(). false when the exchange ended at once (less
+ * than a millisecond was left): collect now. nil, message when the driver cannot take it. */
+static int transport_submit(lua_State *L)
 {
-    lua_Number id = luaL_checknumber(L, 1);
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
     const char *query = check_query(L);
     lua_Number deadline = check_deadline(L);
+    lua_Number seconds;
     transport *t;
-    int got = CLOSED;
+    const char *problem;
+    int got;
 
-    push_outcome_frame(L);
-    pthread_mutex_lock(&registry_lock);
-    t = lookup_locked(id);
-    if (t != NULL)
-        got = acquire_locked(t);
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_lock(&lock);
+    got = acquire_locked(h->t);
+    pthread_mutex_unlock(&lock);
     if (got != ACQUIRED)
         return refuse(L, got);
-    return perform(L, t, query, deadline);
+    t = h->t;
+    seconds = deadline - lc_monotime();
+    if (!(seconds >= 0.001)) {
+        memset(&t->result, 0, sizeof t->result);
+        t->result.deadline_passed = 1;
+        pthread_mutex_lock(&lock);
+        t->finished = 1;
+        pthread_mutex_unlock(&lock);
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (!begin_exchange(t, query, (long)(seconds * 1000), &t->result)) {
+        release(t);
+        return luaL_error(L, "leadconduit.sync_account: out of memory before the exchange");
+    }
+    problem = lc_driver_add(t->curl, t);
+    if (problem != NULL) {
+        release(t);
+        lua_pushnil(L);
+        lua_pushstring(L, problem);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* t:collect() -> the outcome of the exchange submit() started, once it ended; nil before. */
+static int transport_collect(lua_State *L)
+{
+    handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+    exchange x;
+    int finished;
+
+    push_outcome_frame(L);
+    pthread_mutex_lock(&lock);
+    finished = h->t != NULL && h->t->finished;
+    if (finished) {
+        x = h->t->result;
+        h->t->result.body = NULL; /* now x's: push_outcome frees it */
+        h->t->finished = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!finished) {
+        lua_pushnil(L);
+        return 1;
+    }
+    release(h->t);
+    return push_outcome(L, &x);
+}
+
+double lc_transport_finished(void *p, int code)
+{
+    transport *t = p;
+    double id = t->id;
+    int closed;
+
+    end_exchange(t, (CURLcode)code, &t->result);
+    pthread_mutex_lock(&lock);
+    closed = t->closing;
+    if (!closed)
+        t->finished = 1;
+    pthread_mutex_unlock(&lock);
+    if (closed) {
+        destroy(t);
+        return 0;
+    }
+    return id;
 }
 
 /* ---- construction ------------------------------------------------------------------------- */
@@ -632,7 +632,7 @@ static int transport_new(lua_State *L)
 {
     const char *url, *authorization, *user_agent, *ca_file;
     long connect_timeout_ms, max_bytes;
-    int allow_http, registered;
+    int allow_http;
     handle *h;
     transport *t;
 
@@ -688,11 +688,9 @@ static int transport_new(lua_State *L)
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, t);
 
-    pthread_mutex_lock(&registry_lock);
-    registered = register_locked(t);
-    pthread_mutex_unlock(&registry_lock);
-    if (!registered)
-        return luaL_error(L, "leadconduit.transport: out of memory");
+    pthread_mutex_lock(&lock);
+    t->id = ++serial; /* 2^53 transports before a double would repeat one */
+    pthread_mutex_unlock(&lock);
     return 1;
 }
 
@@ -713,7 +711,7 @@ static int transport_close(lua_State *L)
     return 0;
 }
 
-/* t:id() -> the number core.perform_shared knows this transport by. */
+/* t:id() -> the number the driver reports this transport's exchanges by. */
 static int transport_id(lua_State *L)
 {
     handle *h = luaL_checkudata(L, 1, HANDLE_MT);
@@ -736,10 +734,8 @@ static int transport_tostring(lua_State *L)
 }
 
 static const luaL_Reg transport_methods[] = {
-    {"perform", transport_perform},
-    {"close", transport_close},
-    {"id", transport_id},
-    {NULL, NULL},
+    {"perform", transport_perform}, {"submit", transport_submit}, {"collect", transport_collect},
+    {"close", transport_close},     {"id", transport_id},         {NULL, NULL},
 };
 
 static const luaL_Reg transport_metamethods[] = {
@@ -759,8 +755,6 @@ void lc_open_transport(lua_State *L, int core)
 
     lua_pushcfunction(L, transport_new);
     lua_setfield(L, core, "transport");
-    lua_pushcfunction(L, core_perform_shared);
-    lua_setfield(L, core, "perform_shared");
     push_code_names(L);
     lua_setfield(L, core, "curl_codes");
 }

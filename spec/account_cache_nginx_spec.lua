@@ -72,6 +72,27 @@ describe("leadconduit.account_cache in nginx with four workers", function()
     assert(n >= 2, "only one worker answered 40 parallel requests")
   end)
 
+  it("is unaffected by syncs per request: 100 at once against a slow API, the gate still open", function()
+    local before = status()
+    local many = {}
+    -- 1 s each: the cache (refresh = 1) syncs meanwhile.
+    for i = 1, 100 do many[i] = { "/sync", { base = env.srv.base_url .. "/slow/1000" } } end
+    for i = 101, 140 do many[i] = { "/gate" } end
+    local results = env.bed:get_parallel(many)
+    for i, r in ipairs(results) do
+      if i <= 100 then
+        assert(r.status == 200 and r.body.ok, cjson.encode(r.body))
+      else
+        assert.equal(200, r.status)
+        -- The gate answers from the cache, long before the slow syncs end.
+        assert.is_true(r.seconds < 0.4, ("a gated request took %.2f s"):format(r.seconds))
+      end
+    end
+    local after = status()
+    assert.equal(before.failures, after.failures)
+    assert.is_true(after.syncs > before.syncs, "the cache did not sync meanwhile")
+  end)
+
   it("get() works in the header filter and log phases, and with lua_code_cache off", function()
     local code, _, headers = env.bed:get("/header-filter")
     assert.equal(200, code)

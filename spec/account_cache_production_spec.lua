@@ -217,10 +217,11 @@ describe("leadconduit.account_cache in production", function()
       broken({ base_url = srv.base_url, ca_file = srv.ca_file }, nil, "api_key is missing")
     end)
 
-    it("no thread pool", function()
+    it("no directory for the driver's socket", function()
       broken({ api_key = srv.api_key, base_url = srv.base_url, ca_file = srv.ca_file }, function(conf)
-        return (conf:gsub("\nthread_pool [^\n]+", "\n"))
-      end, "add `thread_pool leadconduit threads=16;` to the main context of nginx.conf")
+        return (conf:gsub("\nenv TMPDIR=[^\n]+", "\nenv TMPDIR=/nonexistent/leadconduit;"))
+      end, "leadconduit's driver thread: cannot make a directory for its socket: No such file or"
+        .. " directory (the driver's socket goes under $TMPDIR")
     end)
 
     it("an unreadable CA file", function()

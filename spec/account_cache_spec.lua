@@ -24,6 +24,7 @@ describe("leadconduit.account_cache", function()
 
   after_each(function()
     rawset(_G, "ngx", saved)
+    fake_ngx.restore()
   end)
 
   local function new_cache(extra)
@@ -54,7 +55,7 @@ describe("leadconduit.account_cache", function()
   local function syncs_started()
     local n = 0
     for _, call in ipairs(fake.calls) do
-      if call[1] == "run_worker_thread" then n = n + 1 end
+      if call[1] == "exchange" then n = n + 1 end
     end
     return n
   end
@@ -289,12 +290,12 @@ describe("leadconduit.account_cache", function()
 
   it("counts a sync that raises as a failure that status() shows", function()
     local cache = started_cache()
-    fake.run_worker_thread = nil
+    fake.answer = function() error("leadconduit: out of memory", 0) end
     fire_timers()
     local status = cache:status()
     assert.equal(1, status.failures)
-    assert.equal("config", status.last_error.kind)
-    assert.matches("ngx.run_worker_thread", status.last_error.message, 1, true)
+    assert.equal("unavailable", status.last_error.kind)
+    assert.matches("sync_account raised: leadconduit: out of memory", status.last_error.message, 1, true)
   end)
 
   it("refresh() syncs now, restarting the interval; in the log phase it refuses", function()

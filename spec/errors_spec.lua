@@ -131,20 +131,20 @@ describe("errors.classify", function()
     assert.are.same({ "timeout", true }, { kind, f.retryable })
   end)
 
-  it("maps nginx's thread pool failures: a saturated pool is network, a missing one config", function()
-    for _, text in ipairs({ "no available Lua vm", "ngx_thread_task_post failed", "no memory" }) do
-      local kind, message, f = classify({ thread_error = text })
-      assert.are.same({ "network", true }, { kind, f.retryable })
-      assert.matches(text, message, 1, true)
-    end
-    local kind, message, f = classify({ thread_error = "thread pool lc not found" })
+  it("maps the driver thread's failures: one that cannot start is config, no report a timeout", function()
+    local kind, message, f = classify({ driver_error = "leadconduit's driver thread: cannot make a"
+      .. " directory for its socket: No such file or directory" })
     assert.are.same({ "config", false }, { kind, f.retryable })
-    assert.are.equal("nginx has no thread pool 'lc': add `thread_pool lc threads=16;` to the main context"
-        .. " of nginx.conf (outside the http block)", message)
+    assert.matches("cannot make a directory for its socket", message, 1, true)
+    assert.matches("nginx passes TMPDIR to its workers with `env TMPDIR;`", message, 1, true)
+    kind, message, f = classify({ driver_timeout = 6.5 })
+    assert.are.same({ "timeout", true }, { kind, f.retryable })
+    assert.are.equal("no outcome from leadconduit's driver thread 6.500 s after the attempt started,"
+      .. " past its deadline", message)
   end)
 
   it("builds every kind other modules need by name, and no kind that is not in the contract", function()
-    local config = errors.config("add `thread_pool x threads=16;`")
+    local config = errors.config("api_key is missing")
     assert.are.same({ "config", false, 0 }, { config.kind, config.retryable, config.attempts })
     local cause = errors.new("http", "HTTP 503", { status = 503, retryable = true })
     local unavailable = errors.unavailable("no sync has succeeded yet", cause)
@@ -169,14 +169,12 @@ describe("errors.classify", function()
     end
   end)
 
-  it("keeps the key out of what it says or raises for a thread pool failure", function()
+  it("keeps the key and line breaks out of what it says for a driver failure", function()
     local key = "k3y-found-by-the-fuzzer"
-    local _, message = errors.classify({ thread_error = "thread pool " .. key .. " not found" }, { key })
+    local _, message = errors.classify({ driver_error = "cannot connect to /tmp/" .. key .. "\n/driver" },
+      { key })
     assert.is_nil(message:find(key, 1, true), message)
-    local ok, err = pcall(errors.classify, { thread_error = "oops " .. key .. "\n" }, { key })
-    assert.is_false(ok)
-    assert.is_nil(err:find(key, 1, true), err)
-    assert.is_nil(err:find("\n", 1, true), err)
+    assert.is_nil(message:find("\n", 1, true), message)
   end)
 
   it("says too_large is about max_response_bytes, not libcurl's write failure", function()

@@ -95,7 +95,10 @@ describe("leadconduit.new options", function()
     raises("user_agent must be at most 512 bytes", { api_key = KEY, user_agent = ("u"):rep(4 * 1048576) })
     raises("base_url must be at most 2048 bytes",
       { api_key = KEY, base_url = "https://example.com/" .. ("p"):rep(4 * 1048576) })
-    raises("thread_pool", { api_key = KEY, thread_pool = "pool\nname" })
+    -- Options of earlier versions say why they went.
+    raises("thread_pool: syncs inside nginx run on leadconduit's own thread and need no thread pool",
+      { api_key = KEY, thread_pool = "leadconduit" })
+    raises("thread_pool_size: syncs inside nginx", { api_key = KEY, thread_pool_size = 16 })
     raises("api_key must be at most 1024", { api_key = ("k"):rep(5000) })
     raises("max_time", { api_key = KEY, max_time = 0 })
     raises("max_time", { api_key = KEY, max_time = 86401 })

@@ -1,6 +1,6 @@
 -- client.lua — leadconduit.new and the client's methods: the one policy for every transport.
 --
--- A transport (csrc/transport.c, or inside OpenResty the thread-pool one of nginx.lua) performs
+-- A transport (csrc/transport.c, or inside OpenResty the driver-thread one of nginx.lua) performs
 -- single exchanges and reports their facts; this module decodes each body once, has errors.lua
 -- say what the outcome means, retries what is worth retrying within the deadlines, and returns
 -- the contract's results.
@@ -109,10 +109,7 @@ end
 local function sync(p, query, in_nginx)
   if not p.transport then
     if in_nginx then
-      local transports, problem = nginx.transports(p.settings.transport, p.settings.thread_pool,
-        p.settings.thread_pool_size)
-      if not transports then return nil, errors.config(problem) end
-      p.transport = transports
+      p.transport = nginx.transports(p.settings.transport)
     else
       p.transport = core.transport(p.settings.transport)
     end
@@ -123,7 +120,7 @@ end
 -- client:sync_account([opts]) -> decoded answer | nil, err
 function Client:sync_account(sync_opts)
   local p = open(self, "sync_account")
-  -- Inside nginx's event loop the exchange runs in its thread pool and waits yield, so the
+  -- Inside nginx's event loop the exchange runs on the driver thread and waits yield, so the
   -- requests of a worker share a client: each exchange gets a transport of its own.
   local in_nginx = p.runtime == "request"
   if p.syncs > 0 and not in_nginx then
@@ -142,8 +139,8 @@ function Client:sync_account(sync_opts)
     end
   end
 
-  -- Counted from here to the end, also when something raises (out of memory, nginx without the
-  -- thread pool): the pcall makes sure the client is usable again afterwards.
+  -- Counted from here to the end, also when something raises (out of memory): the pcall makes
+  -- sure the client is usable again afterwards.
   p.syncs = p.syncs + 1
   local ok, res, err = pcall(sync, p, query, in_nginx)
   p.syncs = p.syncs - 1

@@ -2,11 +2,10 @@
 -- see, built here and nowhere else.
 --
 -- classify() maps the facts a transport reports (HTTP status, libcurl's code, the OS errno,
--- nginx's thread pool failures) and the decoded body to the contract's kinds; new() makes the
+-- nginx.lua's driver failures) and the decoded body to the contract's kinds; new() makes the
 -- table, with the API key scrubbed from its text.
 
 local core = require "leadconduit.core"
-local nginx = require "leadconduit.nginx"
 local redact = require "leadconduit.redact"
 local safe_text = require "leadconduit.safe_text"
 
@@ -46,7 +45,7 @@ function errors.new(kind, message, fields, secrets)
 end
 
 --- config(message [, secrets]): the setup is wrong, and nothing works until a person changes it
--- (no thread pool, an unreadable key file or CA file, no key). Not retryable.
+-- (an unreadable key file or CA file, no key, no driver thread). Not retryable.
 function errors.config(message, secrets)
   return errors.new("config", message, nil, secrets)
 end
@@ -157,36 +156,6 @@ local function failure_kind(outcome)
   return "network"
 end
 
---- thread_pool_advice(pool) -> what to add to nginx.conf when the pool named `pool` is missing:
--- the threads= figure is the one the client's thread_pool_size assumes by default.
-function errors.thread_pool_advice(pool)
-  return ("nginx has no thread pool '%s': add `thread_pool %s threads=%d;` to the main context of"
-    .. " nginx.conf (outside the http block)"):format(pool, pool, nginx.DEFAULT_POOL_SIZE)
-end
-
--- Why ngx.run_worker_thread failed before the exchange started: the pool is saturated or out
--- of memory. A retry may cure these.
-local TRANSIENT_THREAD_ERRORS = {
-  ["no available Lua vm"] = true,
-  ["ngx_thread_task_post failed"] = true,
-  ["no memory"] = true,
-}
-
--- A failure of nginx's thread pool: network (retryable) while it is saturated, config when it
--- does not exist; a raise for the rest, which no retry cures and no setup explains.
-local function thread_failure(text, secrets)
-  text = safe_text.one_line(redact.scrub(text, secrets))
-  if TRANSIENT_THREAD_ERRORS[text] then
-    return "network", "nginx worker thread: " .. text, { retryable = true }
-  end
-  local pool = text:match("^thread pool (.*) not found")
-  if pool then
-    return "config", errors.thread_pool_advice(pool), { retryable = false }
-  end
-  -- A raise inside the worker thread (out of memory, a closed client, a broken install).
-  error("leadconduit.sync_account: in an nginx worker thread: " .. text, 0)
-end
-
 local RETRYABLE_STATUS = { [500] = true, [502] = true, [503] = true, [504] = true }
 local REDIRECT_STATUS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
@@ -228,21 +197,24 @@ end
 --- classify(outcome [, secrets]) -> nil when the outcome carries the account answer, else
 -- kind, message, fields (status, retryable). outcome: a transport's facts (csrc/transport.c:
 -- status, headers_complete, body, curl_code, curl_message, os_errno, body_too_large,
--- deadline_passed; nginx.lua: thread_error, pool_timeout) plus the decoded body (value or decode_error).
+-- deadline_passed; nginx.lua: driver_error, driver_timeout) plus the decoded body (value or
+-- decode_error).
 -- secrets: as for new(), scrubbed from the server's and libcurl's text before it is shortened.
 function errors.classify(outcome, secrets)
-  if outcome.thread_error then
-    return thread_failure(outcome.thread_error, secrets)
+  if outcome.driver_error then
+    -- The driver thread or its socket could not start: out of descriptors, or no writable
+    -- $TMPDIR. Nothing works until a person changes that.
+    return "config", safe_text.one_line(redact.scrub(outcome.driver_error, secrets))
+      .. " (the driver's socket goes under $TMPDIR, else /tmp: nginx passes TMPDIR to its"
+      .. " workers with `env TMPDIR;`)", { retryable = false }
   end
-  if outcome.pool_timeout then
-    local pool = outcome.pool_timeout
-    return "timeout", ("the deadline passed after %.3f s waiting for a thread of nginx's thread_pool"
-      .. " '%s' (all %d busy: raise its threads= and the client's thread_pool_size together)")
-      :format(pool.waited, pool.pool, pool.size), { retryable = true }
+  if outcome.driver_timeout then
+    return "timeout", ("no outcome from leadconduit's driver thread %.3f s after the attempt"
+      .. " started, past its deadline"):format(outcome.driver_timeout), { retryable = true }
   end
   if outcome.deadline_passed then
-    return "timeout", "the deadline passed before the attempt could start (max_time ran out, or"
-      .. " the attempt waited that long for a thread of nginx's pool)", { retryable = true }
+    return "timeout", "the deadline passed before the attempt could start (max_time ran out)",
+      { retryable = true }
   end
   -- A status is a final response's (not a 1xx), and only once its whole header block came.
   local status = outcome.status

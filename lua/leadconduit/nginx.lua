@@ -1,12 +1,12 @@
 -- nginx.lua — what the client does differently inside OpenResty, so that a sync never blocks
 -- nginx's event loop.
 --
--- The exchange runs in one of nginx's worker threads (ngx.run_worker_thread) while the request's
--- coroutine yields: the thread runs core.perform_shared, the libcurl exchange of
--- csrc/transport.c, on a transport this VM owns, and hands the raw outcome back. The requests
--- of a worker may share a client: each exchange in flight has a transport of its own, and
--- exchanges take turns for the pool's threads (below). Waits use ngx.sleep. What outcomes mean
--- and when to retry stays in errors.lua and client.lua.
+-- The exchange runs on leadconduit's driver thread (csrc/driver.c: one libcurl multi handle per
+-- worker process) while the request's coroutine waits on an ngx.semaphore of its own. One light
+-- thread per worker (a timer) reads the driver's reports, the ids of the exchanges that ended,
+-- from a unix socket and wakes the requests waiting for them. The requests of a worker may
+-- share a client: each exchange in flight has a transport of its own. Waits use ngx.sleep.
+-- What outcomes mean and when to retry stays in errors.lua and client.lua.
 
 local core = require "leadconduit.core"
 
@@ -49,141 +49,165 @@ function nginx.sleep(seconds)
   return ngx.sleep(seconds)
 end
 
--- ---- the thread pool's turns ------------------------------------------------------------
+-- ---- the driver's reports ---------------------------------------------------------------
 --
--- lua-nginx-module gives each ngx.run_worker_thread task a Lua VM of its own from a per-worker
--- pool (lua_worker_thread_vm_pool_size, default 100, shared by every thread_pool), taken when
--- the task is posted and kept while it waits in the thread pool's queue; past the limit the
--- call fails at once with "no available Lua vm". So syncs take turns here first: a semaphore
--- per pool name and worker, with as many turns as the pool has threads (the client's
--- thread_pool_size), waited for within the attempt's deadline. No task waits in nginx's queue,
--- where nothing could count its wait, and no VM beyond the threads is ever asked for.
+-- A reader per Lua VM of the worker (one, unless lua_code_cache is off) gets every report and
+-- wakes the requests of its VM. A request also checks on its own every POLL seconds, so that a
+-- report lost on the way (no reader connected yet, one gone) costs latency, never the sync.
 
--- A pool's size until a client says it (thread_pool_size), and the threads= that README, the
--- example and the message for a missing pool (errors.thread_pool_advice) give: one figure.
-nginx.DEFAULT_POOL_SIZE = 16
+-- The driver writes a line "0" every second when it has nothing else to say: a reader that
+-- hears nothing for SILENCE seconds has lost it.
+local SILENCE = 5
 
--- pools[ngx][name] -> { name =, size =, turns = semaphore, owed = turns to take back }: per
--- VM's ngx table, i.e. per worker (each stand-in ngx of the specs gets its own).
-local pools = setmetatable({}, { __mode = "k" })
+-- How often a waiting request checks for its outcome without a report.
+local POLL = 0.25
 
-local function pool_named(name, size)
-  local mine = pools[ngx]
-  if not mine then
-    mine = {}
-    pools[ngx] = mine
+-- A reader with no request waiting for this long ends (and the next sync starts one), so that
+-- a VM that lua_code_cache off made for one request does not live on for its reader.
+local IDLE = 60
+
+-- After a reader failed, the next one starts no sooner than this: the requests poll meanwhile.
+local RETRY = 1
+
+-- A request waits for its exchange this long past the exchange's own deadline (which libcurl
+-- enforces) before it gives up on the driver.
+local GRACE = 1
+
+-- drivers[ngx] -> { path =, waiting = { [transport id] = semaphore }, reading = true while the
+-- reader runs, retry_at = when the next reader may start }: per VM's ngx table, i.e. per worker
+-- (each stand-in ngx of the specs gets its own).
+local drivers = setmetatable({}, { __mode = "k" })
+
+-- The reader: a light thread that lives while requests wait, and IDLE seconds after.
+local function read_reports(premature, d)
+  if premature then
+    d.reading = nil
+    return
   end
-  local pool = mine[name]
-  if not pool then
-    local turns, err = require("ngx.semaphore").new(size or nginx.DEFAULT_POOL_SIZE)
-    if not turns then error("leadconduit.sync_account: ngx.semaphore.new: " .. tostring(err), 0) end
-    pool = { name = name, size = size or nginx.DEFAULT_POOL_SIZE, turns = turns, owed = 0 }
-    mine[name] = pool
-  elseif size and size ~= pool.size then
-    -- The size the last client said: more turns at once, fewer as turns come back.
-    local more = size - pool.size - pool.owed
-    if more > 0 then pool.turns:post(more) end
-    pool.owed = more < 0 and -more or 0
-    pool.size = size
-  end
-  return pool
-end
-
--- An object whose finalizer calls fn: a userdata on LuaJIT and 5.1 (whose tables have no
--- __gc), a table elsewhere (the specs' stand-in ngx).
-local function finalized_by(fn)
-  if newproxy then
-    local proxy = newproxy(true)
-    getmetatable(proxy).__gc = fn
-    return proxy
-  end
-  return setmetatable({}, { __gc = fn })
-end
-
--- A turn that goes back to the pool exactly once: by give_back(turn), or, when nginx abandons
--- the request's coroutine while a worker thread runs its task (the client went away, another
--- light thread called ngx.exit), by the collector, so that an abandoned turn is not lost.
-local function take_turn(pool)
-  local held = true
-  local function give_back()
-    if held then
-      held = false
-      if pool.owed > 0 then
-        pool.owed = pool.owed - 1
-      else
-        pool.turns:post(1)
+  local sock = ngx.socket.tcp()
+  sock:settimeout(SILENCE * 1000)
+  local ok, err = sock:connect("unix:" .. d.path)
+  local rest, busy_at = "", ngx.now()
+  while ok do
+    local data
+    data, err = sock:receiveany(65536)
+    if not data then break end
+    data = rest .. data
+    for id in data:gmatch("(%d+)\n") do
+      local waiter = d.waiting[tonumber(id)]
+      if waiter then
+        d.waiting[tonumber(id)] = nil
+        waiter:post(1)
       end
     end
+    rest = data:match("[^\n]*$")
+    if next(d.waiting) ~= nil then
+      busy_at = ngx.now()
+    elseif ngx.worker.exiting() or ngx.now() - busy_at >= IDLE then
+      err = nil
+      break
+    end
   end
-  return finalized_by(give_back), give_back
+  sock:close()
+  d.reading = nil
+  if err then
+    d.retry_at = ngx.now() + RETRY
+    ngx.log(ngx.WARN, "leadconduit: no reports from the driver thread (", err, "): the syncs of"
+      .. " this worker check for their outcomes every ", POLL, " s until a reader starts again")
+  end
 end
 
--- When another thread_pool user holds every Lua VM, waits this long at first, doubling up to
--- VM_RETRY_MAX, rather than failing: the VMs come back as those tasks end.
-local VM_RETRY_FIRST, VM_RETRY_MAX = 0.001, 0.05
+-- This worker's driver, with a reader running or about to; nil, message when the driver
+-- cannot start.
+local function driver()
+  local d = drivers[ngx]
+  if not d then
+    local path, problem = core.driver_socket()
+    if not path then return nil, problem end
+    d = { path = path, waiting = {} }
+    drivers[ngx] = d
+  end
+  if not d.reading and not (d.retry_at and ngx.now() < d.retry_at) then
+    local ok, err = ngx.timer.at(0, read_reports, d)
+    if ok then
+      d.reading = true
+    else
+      d.retry_at = ngx.now() + RETRY
+      ngx.log(ngx.WARN, "leadconduit: cannot start the reader of the driver's reports"
+        .. " (ngx.timer.at: ", err, "): the syncs check for their outcomes every ", POLL, " s")
+    end
+  end
+  return d
+end
+
+-- The outcome of the exchange submitted on t, once it ended; nil when it did not end by the
+-- deadline plus GRACE.
+local function wait_for(d, t, deadline)
+  -- One semaphore per transport, reused: a report posts it once, a wait takes that post.
+  local waiter = t.waiter
+  if not waiter then
+    waiter = require("ngx.semaphore").new(0)
+    t.waiter = waiter
+  end
+  while true do
+    driver() -- a reader running, or started again
+    d.waiting[t.id] = waiter
+    local left = deadline + GRACE - monotime()
+    local ok, err = waiter:wait(math.max(0, math.min(left, POLL)))
+    d.waiting[t.id] = nil
+    local outcome = t.transport:collect()
+    if outcome then return outcome end
+    if not ok and err ~= "timeout" then
+      error("leadconduit.sync_account: ngx.semaphore wait: " .. tostring(err), 0)
+    end
+    if left <= POLL then return nil end
+  end
+end
+
+-- Idle transports a client keeps for its next syncs: their connections stay in the driver's
+-- cache either way, but a new transport costs a libcurl handle and its headers.
+local IDLE_MAX = 64
 
 local Transports = {}
 Transports.__index = Transports
 
--- One exchange in a worker thread on transport t, within the turn held; the outcome, or
--- { thread_error = text } when nginx could not run it.
-local function run_in_thread(self, t, query, deadline)
-  local wait = VM_RETRY_FIRST
-  while true do
-    local ok, outcome = ngx.run_worker_thread(self.pool.name, "leadconduit.core", "perform_shared",
-      t.id, query, deadline)
-    if ok then return outcome end
-    outcome = tostring(outcome)
-    if outcome ~= "no available Lua vm" then return { thread_error = outcome } end
-    local left = deadline - monotime()
-    if left <= wait then return nil end
-    ngx.sleep(wait)
-    wait = math.min(wait * 2, VM_RETRY_MAX)
-  end
-end
-
--- The deadline passed while the attempt waited for a turn (or for a Lua VM).
-local function pool_timeout(pool, started)
-  return { pool_timeout = { pool = pool.name, size = pool.size, waited = monotime() - started } }
-end
-
 --- ts:perform(query, deadline) -> the outcome of csrc/transport.c (deadline: core.monotime()
--- seconds, passed on as it is); { thread_error = text } when nginx could not run the exchange;
--- { pool_timeout = { pool, size, waited } } when the deadline passed before a thread of the
--- pool was free.
+-- seconds, passed on as it is); { driver_error = text } when the driver could not run it;
+-- { driver_timeout = seconds waited } when it did not report it by the deadline.
 function Transports:perform(query, deadline)
-  local pool, started = self.pool, monotime()
-  local left = deadline - started
-  -- wait(0) takes a free turn without waiting: never ask for a negative wait.
-  local ok, err = pool.turns:wait(left > 0 and left or 0)
-  if not ok then
-    if err == "timeout" then return pool_timeout(pool, started) end
-    error("leadconduit.sync_account: ngx.semaphore wait: " .. tostring(err), 0)
-  end
-  local turn, give_back = take_turn(pool)
+  local started = monotime()
+  local d, problem = driver()
+  if not d then return { driver_error = problem } end
   local idle = self.idle
   local t = idle[#idle]
   idle[#idle] = nil
-  local fine, outcome = pcall(function()
-    t = t or { transport = core.transport(self.config) }
-    t.id = t.id or t.transport:id()
-    return run_in_thread(self, t, query, deadline)
-  end)
-  give_back(turn) -- turn is passed so that it stays reachable until here
-  if t then
-    -- Kept for the next attempt with its connection alive; at most one per turn of the pool.
-    if self.closed or #idle >= pool.size or not fine then
+  t = t or { transport = core.transport(self.config) }
+  t.id = t.id or t.transport:id()
+  local submitted
+  submitted, problem = t.transport:submit(query, deadline)
+  local outcome
+  if submitted == nil then
+    outcome = { driver_error = problem }
+  elseif submitted then
+    outcome = wait_for(d, t, deadline)
+    if not outcome then
+      -- Still the driver's: closed now, freed when its exchange ends.
       t.transport:close()
-    else
-      idle[#idle + 1] = t
+      return { driver_timeout = monotime() - started }
     end
+  else
+    outcome = t.transport:collect()
   end
-  if not fine then error(outcome, 0) end
-  return outcome or pool_timeout(pool, started)
+  if self.closed or #idle >= IDLE_MAX then
+    t.transport:close()
+  else
+    idle[#idle + 1] = t
+  end
+  return outcome
 end
 
 --- ts:close(): frees the idle transports now, and those of the exchanges in progress when they
--- end (csrc/transport.c frees one a worker thread is using once its exchange ends).
+-- end (the driver frees one it is using once its exchange ends).
 function Transports:close()
   self.closed = true
   for i = #self.idle, 1, -1 do
@@ -192,17 +216,11 @@ function Transports:close()
   end
 end
 
---- transports(config, pool_name, pool_size) -> an object with the C transport's perform() and
--- close(), shared by every sync of one client: each exchange runs in the thread pool named
--- pool_name (nginx.conf's thread_pool directive) on a transport of its own, an idle one (its
--- connection kept alive) or a new one.
-function nginx.transports(config, pool_name, pool_size)
-  if type(ngx.run_worker_thread) ~= "function" then
-    return nil, "this nginx has no ngx.run_worker_thread: lua-nginx-module 0.10.21 or newer, and"
-      .. " nginx built --with-threads, are needed"
-  end
-  return setmetatable({ config = config, pool = pool_named(pool_name, pool_size), idle = {} },
-    Transports)
+--- transports(config) -> an object with perform() and close(), shared by every sync of one
+-- client: each exchange runs on the driver thread on a transport of its own, an idle one or a
+-- new one.
+function nginx.transports(config)
+  return setmetatable({ config = config, idle = {} }, Transports)
 end
 
 return nginx

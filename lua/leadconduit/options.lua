@@ -19,19 +19,24 @@ options.DEFAULTS = {
   max_retries = 2,
   retry_delay = 0.5,
   max_response_bytes = 8388608,
-  thread_pool = "leadconduit",
 }
 
 local KNOWN = {
   api_key = true, api_key_file = true, base_url = true, timeout = true, connect_timeout = true,
   max_time = true, max_retries = true, retry_delay = true, ca_file = true, user_agent = true,
-  max_response_bytes = true, thread_pool = true, thread_pool_size = true,
+  max_response_bytes = true,
 }
+
+-- Options of earlier versions, and why they went.
+local GONE = {
+  thread_pool = "syncs inside nginx run on leadconduit's own thread and need no thread pool:"
+    .. " remove the option, and nginx.conf's thread_pool directive if nothing else uses it",
+}
+GONE.thread_pool_size = GONE.thread_pool
 
 -- Longer strings than these are mistakes, and libcurl refuses anything over 8 MB with a
 -- misleading "out of memory".
-local MAX_LENGTH = { base_url = 2048, user_agent = 512, ca_file = 4096, thread_pool = 256,
-  api_key_file = 4096 }
+local MAX_LENGTH = { base_url = 2048, user_agent = 512, ca_file = 4096, api_key_file = 4096 }
 
 -- check() stops at the first problem: raised as a table, caught by check() itself.
 local Problem = {}
@@ -205,7 +210,8 @@ local function check_names(opts, known)
   end
   for key in pairs(opts) do
     if not known[key] then
-      fail(key, "unknown option '" .. tostring(key) .. "'")
+      fail(key, known == KNOWN and GONE[key] and (key .. ": " .. GONE[key])
+        or "unknown option '" .. tostring(key) .. "'")
     end
   end
 end
@@ -235,16 +241,9 @@ local function settings_of(opts)
     check_string("user_agent", user_agent, "a non-empty string")
   end
   local connect_timeout = check_seconds("connect_timeout", get("connect_timeout"))
-  -- The threads= of that thread_pool directive (nginx.lua: syncs beyond it wait their turn);
-  -- nil leaves the pool's size to other clients, or to nginx.lua's default.
-  local pool_size = opts.thread_pool_size
-  if pool_size ~= nil and (not is_integer(pool_size) or pool_size < 1 or pool_size > 1024) then
-    fail("thread_pool_size", "thread_pool_size must be an integer from 1 to 1024")
-  end
   local timeout = check_seconds("timeout", get("timeout"))
   local max_time = opts.max_time ~= nil and check_seconds("max_time", opts.max_time) or nil
   local retry_delay = check_seconds("retry_delay", get("retry_delay"), true)
-  local thread_pool = check_string("thread_pool", get("thread_pool"), "a non-empty string")
   -- What the machine provides last: a mistake in the code raises even where the key or a file
   -- is missing too (the account cache reports those instead of raising).
   local api_key = api_key_of(opts)
@@ -256,8 +255,6 @@ local function settings_of(opts)
     max_time = max_time,
     max_retries = max_retries,
     retry_delay = retry_delay,
-    thread_pool = thread_pool,
-    thread_pool_size = pool_size,
     secrets = redact.secrets(api_key),
     -- What csrc/transport.c takes, ready to use.
     transport = {

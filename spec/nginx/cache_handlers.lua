@@ -1,7 +1,8 @@
 -- cache_handlers.lua — the handlers of the account cache's test beds (spec/nginx/cache.conf and
 -- production.conf), run inside nginx: a gate, status() and get() as JSON, refresh(), get() from
--- the log and header filter phases, and the shared dict's every key and value, for the specs to
--- search for the key. The cache's options are cache_options.lua, which each spec writes.
+-- the log and header filter phases, the shared dict's every key and value, for the specs to
+-- search for the key, and syncs per request beside the cache. The cache's options are
+-- cache_options.lua, which each spec writes.
 
 -- Handlers set response headers: fields of the read-only global ngx, by design.
 -- luacheck: ignore 122
@@ -22,6 +23,21 @@ function handlers.gate()
   local account = handlers.cache:get()
   if not account then return ngx.exit(503) end
   if not leadconduit.has_feature(account, "firehose") then return ngx.exit(403) end
+end
+
+-- A sync per request, beside the cache, with a client per worker and base_url (the cache's
+-- client's other options).
+local clients = {}
+function handlers.sync()
+  local base = ngx.req.get_uri_args().base
+  if not clients[base] then
+    local options = {}
+    for k, v in pairs(require("cache_options").client) do options[k] = v end
+    options.base_url = base
+    clients[base] = leadconduit.new(options)
+  end
+  local res, err = clients[base]:sync_account()
+  ngx.say(cjson.encode({ ok = res ~= nil, kind = err and err.kind, message = err and err.message }))
 end
 
 -- status() with what get() answers now, and who holds the lock.

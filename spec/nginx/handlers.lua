@@ -12,7 +12,7 @@ local config = require "test_config" -- written by spec/support/openresty.lua: t
 local handlers = {}
 
 -- Client options from the query string: base (a whole base_url) or path (a mock scenario),
--- key, timeout, retries, retry_delay, max_bytes, pool, size. Without arguments: the mock's reference
+-- key, timeout, retries, retry_delay, max_bytes. Without arguments: the mock's reference
 -- answer.
 local function options(args)
   args = args or {}
@@ -26,8 +26,6 @@ local function options(args)
     max_retries = tonumber(args.retries) or 0,
     retry_delay = tonumber(args.retry_delay),
     max_response_bytes = tonumber(args.max_bytes),
-    thread_pool = args.pool,
-    thread_pool_size = tonumber(args.size),
   }
 end
 
@@ -142,8 +140,8 @@ function handlers.shared()
 end
 
 -- GET /abandon?<options as for /shared>: a light thread starts a sync with the shared client,
--- and the request ends while a worker thread runs its exchange: nginx never resumes that
--- coroutine, which holds one of the pool's turns.
+-- and the request ends while the driver runs its exchange: nginx never resumes that coroutine,
+-- whose transport the collector then closes.
 function handlers.abandon()
   local args = ngx.req.get_uri_args()
   local key = ngx.var.args or ""

@@ -3,22 +3,46 @@
 --
 --   local fake = fake_ngx.new("content")   -- the phase get_phase() reports
 --   rawset(_G, "ngx", fake)
---   fake.answer = { true, outcome }        -- what ngx.run_worker_thread returns (or a function)
---   fake.calls                             -- { "sleep", s } and { "run_worker_thread", ... } in order
+--   fake.answer = { true, outcome }        -- how each exchange goes (see exchange() below)
+--   fake.calls                             -- { "sleep", s } and { "exchange", query, deadline }
+--   fake_ngx.restore()                     -- after the spec: nginx.lua's transports again
 --   fake.clock                             -- what ngx.now() says; expiries in shared dicts follow it
 --   fake.shared.<name>                     -- a lua_shared_dict: get, set, safe_set, add, safe_add,
 --                                          -- incr, delete, with expiries
 --   fake.timers                            -- { { delay =, every =, fn =, args = } } created
 --   fake.logs                              -- { { level, text } } of ngx.log
---   fake.semaphores                        -- ngx.semaphore's made: { count =, waits = { s... } }
---                                          -- (a wait with no count left times out at once)
 
 -- The dict's methods take self, like nginx's, whether they need it or not.
 -- luacheck: ignore self
 
-local unpack = table.unpack or unpack
+local nginx = require "leadconduit.nginx"
 
 local fake_ngx = {}
+
+-- nginx.lua's own transports, which new() replaces and restore() puts back.
+local real_transports = nginx.transports
+
+--- restore(): clients made from now on use nginx.lua's real transports again.
+function fake_ngx.restore()
+  nginx.transports = real_transports
+end
+
+-- One exchange of a client inside the stand-in: fake.answer says how it went, { true, outcome }
+-- or { false, why the driver could not run it }, or is a function(query, deadline) returning
+-- those two. Outcome tables are copied, as csrc/transport.c makes a new one each time.
+local function exchange(fake, query, deadline)
+  fake.calls[#fake.calls + 1] = { "exchange", query, deadline }
+  local ok, outcome
+  if type(fake.answer) == "function" then
+    ok, outcome = fake.answer(query, deadline)
+  else
+    ok, outcome = fake.answer[1], fake.answer[2]
+  end
+  if not ok then return { driver_error = outcome } end
+  local copy = {}
+  for k, v in pairs(outcome) do copy[k] = v end
+  return copy
+end
 
 -- A lua_shared_dict with expiries on fake.clock (values copied in and out, like nginx's).
 local function shared_dict(fake)
@@ -103,44 +127,13 @@ function fake_ngx.new(phase)
       return true
     end,
   }
-  fake.run_worker_thread = function(...)
-    fake.calls[#fake.calls + 1] = { "run_worker_thread", ... }
-    local given = fake.answer
-    if type(given) == "function" then given = { given(...) } end
-    -- Tables are copied, as nginx copies them from the worker thread's VM.
-    local answer = {}
-    for i, v in ipairs(given) do
-      if type(v) == "table" then
-        answer[i] = {}
-        for k, field in pairs(v) do answer[i][k] = field end
-      else
-        answer[i] = v
-      end
-    end
-    return unpack(answer, 1, #given)
+  -- Present, as in nginx (nginx.runtime() tells VMs apart by it), but syncs do not use it.
+  fake.run_worker_thread = function() error("fake_ngx: run_worker_thread is not used") end
+  -- The exchanges of clients made while this stand-in is the ngx: answered from fake.answer.
+  nginx.transports = function()
+    return { perform = function(_, query, deadline) return exchange(fake, query, deadline) end,
+      close = function() end }
   end
-  -- require "ngx.semaphore" while this stand-in is the ngx.
-  fake.semaphores = {}
-  package.loaded["ngx.semaphore"] = {
-    new = function(n)
-      local sema = { count = n, waits = {} }
-      function sema.wait(self, seconds)
-        self.waits[#self.waits + 1] = seconds
-        if self.count > 0 then
-          self.count = self.count - 1
-          return true
-        end
-        fake.clock = fake.clock + seconds
-        return false, "timeout"
-      end
-      function sema.post(self, k)
-        self.count = self.count + (k or 1)
-        return true
-      end
-      fake.semaphores[#fake.semaphores + 1] = sema
-      return sema
-    end,
-  }
   fake.add_shared_dict = function(name)
     fake.shared[name] = shared_dict(fake)
     return fake.shared[name]
