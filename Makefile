@@ -116,14 +116,14 @@ deps-demo deps-test deps-check: deps-%:
 	@sh .ci/install-deps $*
 
 # luacheck on every Lua file, cppcheck on the C, and the C layout of .clang-format.
-C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c spec/fuzz/*.h) bench/curl_loop.c bench/multi_proto.c \
+C_FILES := $(wildcard csrc/*.c csrc/*.h spec/fuzz/*.c spec/fuzz/*.h) bench/curl_loop.c \
   .ci/asan_lua.c
 lint: deps-test
 	luacheck lua spec bench bin/leadconduit examples types
 	clang-format --dry-run --Werror --style=file $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c99 \
 	  --suppress=missingIncludeSystem --suppress=toomanyconfigs -I csrc $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PKG)) \
-	  csrc bench/curl_loop.c bench/multi_proto.c
+	  csrc bench/curl_loop.c
 
 # The busted suite under one interpreter: make test-one LUA_VERSION=5.1
 test-one: $(MODULE)
@@ -189,19 +189,12 @@ bench-gate: deps-test
 	$(BENCH_ENV) lua5.4 bench/gate.lua $(ROUNDS)
 
 # bench/nginx.lua: syncs per request inside nginx, leadconduit vs lua-resty-http + cjson (loaded in
-# place from ../shared/anchors; skipped with a message without them), with wrk; and the prototype
-# without a thread pool, bench/multi_proto.c, built for nginx's LuaJIT.
-BENCH_PROTO := build/bench/multi_proto.so
-$(BENCH_PROTO): bench/multi_proto.c
-	mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared \
-	  $(shell $(PKG_CONFIG) --cflags luajit) -o $@ $< $(MOD_LIBS) -pthread
-
+# place from ../shared/anchors; skipped with a message without them), with wrk.
 .PHONY: bench-nginx
-bench-nginx: deps-test $(BENCH_PROTO)
+bench-nginx: deps-test
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 	  { echo "bench-nginx needs wrk: apt-get install wrk"; exit 1; }
-	$(BENCH_ENV) lua5.4 bench/nginx.lua $(or $(ROUNDS),3) 5 '$(abspath $(dir $(BENCH_PROTO)))'
+	$(BENCH_ENV) lua5.4 bench/nginx.lua $(or $(ROUNDS),3) 5
 
 bench-decode: deps-test $(MODULE)
 	$(BENCH_ENV) $(LUA_BIN) bench/decode.lua $(ROUNDS)

@@ -1,15 +1,14 @@
 -- bench/nginx.lua — one sync per request inside nginx: leadconduit (a client per worker, shared
--- by the requests; thread_pool threads=16) against lua-resty-http + cjson, the anchor an OpenResty
--- user would write instead, in one nginx worker, HTTPS keep-alive to the loopback mock answering
--- the 2.9 KB reference account. The two locations alternate (and which goes first) in each round,
--- one wrk run each; printed: the medians of requests/s, p50 latency and nginx's CPU per sync
--- (its utime + stime over the run / the requests), and their ratios from the same rounds. Then a
--- slow API (the mock answers after 100 ms) at -c64 and -c128: leadconduit with threads=16 and
--- with threads=128, and the anchor. Where its build directory is given, the prototype without a
--- thread pool (bench/multi_proto.c) runs beside them.
+-- by the requests) against lua-resty-http + cjson, the anchor an OpenResty user would write
+-- instead, in one nginx worker, HTTPS keep-alive to the loopback mock answering the 2.9 KB
+-- reference account. The two locations alternate (and which goes first) in each round, one wrk
+-- run each; printed: the medians of requests/s, p50 latency and nginx's CPU per sync (its utime
+-- + stime over the run / the requests, all its threads and the event loop's alone), and their
+-- ratios from the same rounds. Then a slow API (the mock answers after 100 ms) at -c64 and
+-- -c128.
 --
 --   make bench-nginx [ROUNDS=3]
---   lua5.4 bench/nginx.lua [rounds] [seconds per run] [multi_proto.so's directory]
+--   lua5.4 bench/nginx.lua [rounds] [seconds per run]
 --
 -- lua-resty-http and resty.string are loaded in place from ../shared/anchors (or
 -- $LEADCONDUIT_SHARED/anchors); without them the bench says so and stops.
@@ -22,8 +21,6 @@ local median = require("stats").median
 local ROUNDS = tonumber(arg[1]) or 3
 local SECONDS = tonumber(arg[2]) or 5
 local ANCHORS = shared.DIR .. "/anchors"
--- bench/multi_proto.c's build directory (make bench-nginx builds it), when given.
-local PROTO = arg[3]
 
 if not sys.read_file(ANCHORS .. "/lua-resty-http/resty/http.lua")
     or not sys.read_file(ANCHORS .. "/lua-resty-string/resty/string.lua") then
@@ -41,7 +38,7 @@ local TICKS = tonumber(sys.capture("getconf CLK_TCK")) or 100
 
 local env = openresty.with_mock(function(srv)
   local conf = assert(sys.read_file(sys.PROJECT_DIR .. "/bench/nginx.conf"))
-  conf = conf:gsub("@ANCHORS@", ANCHORS):gsub("@CAFILE@", srv.ca_file):gsub("@PROTO@", PROTO or "")
+  conf = conf:gsub("@ANCHORS@", ANCHORS):gsub("@CAFILE@", srv.ca_file)
   return {
     conf = conf,
     files = {
@@ -81,10 +78,8 @@ local function run(path, connections, seconds)
     failed = failed, requests = requests }
 end
 
--- What is compared with the anchor (resty): leadconduit, and the prototype without a thread pool
--- (bench/multi_proto.c) where it was built.
+-- What is compared with the anchor (resty).
 local WHO = { { "leadconduit", "/leadconduit" }, { "resty", "/resty" } }
-if PROTO then table.insert(WHO, 2, { "multi (prototype)", "/multi" }) end
 local KEYS = { "rps", "p50", "cpu", "loop" }
 
 -- A first run of each, not counted: connections open, LuaJIT compiles the handlers' traces.
@@ -143,11 +138,9 @@ end
 print(("slow API (100 ms), %d s per run"):format(SECONDS))
 print("| | -c64 req/s | -c64 failed | -c128 req/s | -c128 failed |")
 local SLOW = {
-  { "leadconduit, threads=16", "/leadconduit?path=slow/100&pool=leadconduit" },
-  { "leadconduit, threads=128", "/leadconduit?path=slow/100&pool=wide" },
+  { "leadconduit", "/leadconduit?path=slow/100" },
   { "lua-resty-http + cjson", "/resty?path=slow/100" },
 }
-if PROTO then table.insert(SLOW, 3, { "multi (prototype), no pool", "/multi?path=slow/100" }) end
 for _, case in ipairs(SLOW) do
   run(case[2], 64, 1)
   local r64, r128 = run(case[2], 64, SECONDS), run(case[2], 128, SECONDS)
