@@ -127,7 +127,7 @@ function leadconduit.encode(value, opts) end
 ---| "decode"            # 2xx body that is not JSON
 ---| "api"               # 2xx JSON without success = true and an account object
 ---| "unsupported_phase" # inside nginx, a phase that cannot do network I/O
----| "config"            # the setup is wrong (no thread_pool, unreadable api_key_file): a person must fix it
+---| "config"            # the setup needs a person: unreadable api_key_file, no dir for the driver's socket
 ---| "unavailable"       # account_cache: no account fresh enough
 
 ---The error table of a failed sync; tostring(err) is "leadconduit: <kind>: <message>".
@@ -152,8 +152,6 @@ function leadconduit.encode(value, opts) end
 ---@field ca_file? string PEM bundle; default the system trust store
 ---@field user_agent? string
 ---@field max_response_bytes? integer default 8388608
----@field thread_pool? string inside nginx: the thread_pool directive's name (default "leadconduit")
----@field thread_pool_size? integer inside nginx: that directive's threads= (1 to 1024; default 16)
 
 ---@class leadconduit.SyncOptions
 ---@field sso_account_id? string 24 hexadecimal digits

@@ -19,7 +19,8 @@ return function()
     age = status.age,
     syncs = status.syncs,
     failures = status.failures,
-    -- A setup that cannot work (no key, no thread pool) is a cause before any sync has failed.
+    -- A setup that cannot work (no key, no directory for the driver's socket) is a cause before
+    -- any sync has failed.
     last_error = fields(status.last_error or (err and err.cause)),
   }))
 end
