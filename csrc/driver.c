@@ -397,14 +397,11 @@ static int watch(int fd)
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* Start this process's driver; NULL, or why it could not start (errno says more). */
-static const char *driver_start(void)
+/* Forget the driver state of the process that forked this one: its thread is not here. Its
+ * descriptors are closed; its multi handle is left alone, since cleaning it up would end the
+ * parent's TLS sessions on the sockets both processes share. */
+static void forget_inherited(void)
 {
-    static int cleanup_registered;
-    const char *tmp = getenv("TMPDIR");
-    struct sockaddr_un addr;
-
-    /* Inherited from the process that forked this one, whose driver thread is not here. */
     if (epoll_fd >= 0)
         close(epoll_fd);
     if (wake_fd >= 0)
@@ -412,10 +409,41 @@ static const char *driver_start(void)
     if (listen_fd >= 0)
         close(listen_fd);
     epoll_fd = wake_fd = listen_fd = -1;
+    while (reader_count > 0)
+        drop_reader(0);
+    free(orphans.data);
+    memset(&orphans, 0, sizeof orphans);
+    multi = NULL;
     queued_len = 0;
     wake_pending = 0;
-    started_in = 0;
+    timer_due = -1;
+}
 
+/* Undo what a driver_start() that failed made, and say why (errno says more). */
+static const char *start_failed(const char *why)
+{
+    int saved = errno;
+
+    if (multi != NULL)
+        curl_multi_cleanup(multi); /* no exchange ran on it yet */
+    multi = NULL;
+    if (listen_fd >= 0)
+        unlink(path);
+    rmdir(dir);
+    forget_inherited(); /* closes what this attempt opened */
+    errno = saved;
+    return why;
+}
+
+/* Start this process's driver; NULL, or why it could not start (errno says more). */
+static const char *driver_start(void)
+{
+    static int cleanup_registered;
+    const char *tmp = getenv("TMPDIR");
+    struct sockaddr_un addr;
+
+    started_in = 0;
+    forget_inherited();
     if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 60)
         tmp = "/tmp";
     snprintf(dir, sizeof dir, "%s/leadconduit-XXXXXX", tmp);
@@ -429,30 +457,23 @@ static const char *driver_start(void)
     multi = curl_multi_init();
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (multi == NULL || epoll_fd < 0 || wake_fd < 0)
+        return start_failed("out of resources");
     listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (multi == NULL || epoll_fd < 0 || wake_fd < 0 || listen_fd < 0)
-        return "out of resources";
-    if (bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listen_fd, 8) != 0) {
-        rmdir(dir);
-        return "cannot listen on its socket";
-    }
+    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        listen(listen_fd, 8) != 0)
+        return start_failed("cannot listen on its socket");
     if (watch(wake_fd) != 0 || watch(listen_fd) != 0)
-        return "out of resources";
+        return start_failed("out of resources");
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
     /* The default, 4 x the handles added, shrinks as exchanges end: libcurl then closes
      * connections that the next exchanges open again, a TLS handshake each (bench/README.md). */
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
-    reader_count = 0; /* a forked child's copies of its parent's: not its own */
-    memset(&orphans, 0, sizeof orphans);
-    timer_due = -1;
     if (!cleanup_registered)
         cleanup_registered = atexit(stop_driver) == 0;
-    if (!cleanup_registered || pthread_create(&driver_thread, NULL, drive, NULL) != 0) {
-        unlink(path);
-        rmdir(dir);
-        return "cannot start its thread";
-    }
+    if (!cleanup_registered || pthread_create(&driver_thread, NULL, drive, NULL) != 0)
+        return start_failed("cannot start its thread");
     started_in = getpid();
     return NULL;
 }

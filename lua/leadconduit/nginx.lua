@@ -2,10 +2,10 @@
 -- nginx's event loop.
 --
 -- The exchange runs on leadconduit's driver thread (csrc/driver.c: one libcurl multi handle per
--- worker process) while the request's coroutine waits on an ngx.semaphore of its own. One light
--- thread per worker (a timer) reads the driver's reports, the ids of the exchanges that ended,
--- from a unix socket and wakes the requests waiting for them. The requests of a worker may
--- share a client: each exchange in flight has a transport of its own. Waits use ngx.sleep.
+-- worker process) while the request's coroutine waits on an ngx.semaphore of its own. A light
+-- thread (a timer) reads the driver's reports, the ids of the exchanges that ended, from a unix
+-- socket and wakes the requests waiting for them. The requests of a worker may share a client:
+-- each exchange in flight has a transport of its own. Waits between attempts use ngx.sleep.
 -- What outcomes mean and when to retry stays in errors.lua and client.lua.
 
 local core = require "leadconduit.core"
@@ -15,7 +15,8 @@ local monotime = core.monotime
 local nginx = {}
 
 --- runtime() -> "request" inside nginx's event loop (a request, a timer, init...),
--- "worker_thread" in a VM of nginx's thread pool, nil outside nginx.
+-- "worker_thread" in a VM of nginx's thread pool (a task of the user's own
+-- ngx.run_worker_thread, where the blocking transport is right), nil outside nginx.
 function nginx.runtime()
   if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
   -- A worker thread's VM has a reduced ngx table: get_phase() says "init", and neither
@@ -24,8 +25,8 @@ function nginx.runtime()
   return "request"
 end
 
--- Phases whose coroutines may yield to ngx.run_worker_thread and ngx.sleep (measured in
--- lua-nginx-module 0.10.23: timers included; log, set, filters and init_worker refuse them).
+-- Phases whose coroutines may wait on a semaphore and sleep (lua-nginx-module 0.10.23: timers
+-- included; log, set, filters and init_worker refuse them).
 local NETWORK_PHASES = { rewrite = true, access = true, content = true, timer = true }
 
 --- check_phase() -> true | nil, message naming the phase and what to do instead.
@@ -74,8 +75,8 @@ local RETRY = 1
 local GRACE = 1
 
 -- drivers[ngx] -> { path =, waiting = { [transport id] = semaphore }, reading = true while the
--- reader runs, retry_at = when the next reader may start }: per VM's ngx table, i.e. per worker
--- (each stand-in ngx of the specs gets its own).
+-- reader runs, retry_at = when the next reader may start }: per Lua VM's ngx table (one per
+-- worker unless lua_code_cache is off).
 local drivers = setmetatable({}, { __mode = "k" })
 
 -- The reader: a light thread that lives while requests wait, and IDLE seconds after.
