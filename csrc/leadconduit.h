@@ -49,11 +49,11 @@ int lc_decode(lua_State *L);
 /* leadconduit.encode(value [, opts]) -> json | nil, errmsg: sorted keys, null kept. */
 int lc_encode(lua_State *L);
 
-/* Register the transport's metatable; set core.transport and core.perform_shared in the
- * table at index `core`. */
+/* Register the transport's metatable; set core.transport and core.curl_codes in the table at
+ * index `core`. */
 void lc_open_transport(lua_State *L, int core);
 
-/* Adds core.driver_socket(), csrc/driver.c's. */
+/* Set core.driver_socket, csrc/driver.c's, in the table at index `core`. */
 void lc_open_driver(lua_State *L, int core);
 
 /* Hand an easy handle (its CURLOPT_PRIVATE: what lc_transport_finished gets) to this process's
