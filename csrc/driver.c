@@ -20,6 +20,7 @@
  * handle. What an exchange found out is copied into its transport by lc_transport_finished(). */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@
 #define HEARTBEAT_MS 1000
 #define EVENTS 64
 #define MAX_READERS 64
+/* Lines kept for a reader yet to connect: past this, the requests poll for their outcomes. */
+#define MAX_ORPHANS 65536
 
 typedef struct {
     char *data;
@@ -146,7 +149,7 @@ static void report(double id)
     int n = snprintf(line, sizeof line, "%.0f\n", id);
     size_t i;
 
-    if (reader_count == 0)
+    if (reader_count == 0 && orphans.len + (size_t)n <= MAX_ORPHANS)
         append(&orphans, line, (size_t)n);
     for (i = 0; i < reader_count; i++)
         append(&readers[i].unsent, line, (size_t)n);
@@ -172,7 +175,7 @@ static void add_reader(int fd)
 static void drop_reader(size_t i)
 {
     /* The last reader's lines wait for the next one; the others' went to the rest as well. */
-    if (reader_count == 1)
+    if (reader_count == 1 && orphans.len + readers[i].unsent.len <= MAX_ORPHANS)
         append(&orphans, readers[i].unsent.data, readers[i].unsent.len);
     close(readers[i].fd); /* which also takes it out of epoll */
     free(readers[i].unsent.data);
@@ -265,13 +268,10 @@ static void take_queued(void)
 
         if (rc != CURLM_OK) {
             void *t = NULL;
-            double id;
 
             curl_easy_getinfo(batch[i], CURLINFO_PRIVATE, (char **)&t);
-            id =
-                lc_transport_finished(t, rc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT);
-            if (id != 0)
-                report(id);
+            report(lc_transport_finished(t, rc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                                                      : CURLE_FAILED_INIT));
         }
     }
     free(batch);
@@ -287,15 +287,12 @@ static void take_finished(void)
         CURL *easy = msg->easy_handle;
         CURLcode code = msg->data.result;
         void *t = NULL;
-        double id;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
         curl_multi_remove_handle(multi, easy); /* msg is invalid from here on */
-        id = lc_transport_finished(t, code);
-        if (id != 0)
-            report(id);
+        report(lc_transport_finished(t, code));
     }
 }
 
@@ -419,6 +416,34 @@ static void forget_inherited(void)
     timer_due = -1;
 }
 
+/* pthread_atfork: no mutex is held by a thread that the child will not have. The two are never
+ * held together, so any order is safe. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&lock);
+    lc_transport_lock();
+}
+
+static void after_fork(void)
+{
+    lc_transport_unlock();
+    pthread_mutex_unlock(&lock);
+}
+
+/* The driver thread with every signal blocked: nginx's handlers must run on its own thread. */
+static int start_thread(void)
+{
+    sigset_t all, saved;
+    int rc;
+
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_SETMASK, &all, &saved) != 0)
+        return -1;
+    rc = pthread_create(&driver_thread, NULL, drive, NULL);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return rc;
+}
+
 /* Undo what a driver_start() that failed made, and say why (errno says more). */
 static const char *start_failed(const char *why)
 {
@@ -471,8 +496,9 @@ static const char *driver_start(void)
      * connections that the next exchanges open again, a TLS handshake each (bench/README.md). */
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
     if (!cleanup_registered)
-        cleanup_registered = atexit(stop_driver) == 0;
-    if (!cleanup_registered || pthread_create(&driver_thread, NULL, drive, NULL) != 0)
+        cleanup_registered =
+            atexit(stop_driver) == 0 && pthread_atfork(before_fork, after_fork, after_fork) == 0;
+    if (!cleanup_registered || start_thread() != 0)
         return start_failed("cannot start its thread");
     started_in = getpid();
     return NULL;

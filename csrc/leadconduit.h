@@ -61,8 +61,13 @@ void lc_open_driver(lua_State *L, int core);
 const char *lc_driver_add(void *curl, void *transport);
 
 /* The driver thread's call when libcurl ended the exchange of a transport with `code`: the id to
- * report, or 0 when the transport was closed meanwhile (and is now freed). */
+ * report (also when the transport was closed meanwhile, and is now freed: a request abandoned
+ * while it waited still has its reader's attention). */
 double lc_transport_finished(void *transport, int code);
+
+/* pthread_atfork's handlers for transport.c's mutex (csrc/driver.c registers them). */
+void lc_transport_lock(void);
+void lc_transport_unlock(void);
 
 /* Set core.file_info and core.write_private in the table on top. */
 void lc_open_files(lua_State *L);

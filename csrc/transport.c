@@ -543,6 +543,16 @@ static int transport_collect(lua_State *L)
     return push_outcome(L, &x);
 }
 
+void lc_transport_lock(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void lc_transport_unlock(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
 double lc_transport_finished(void *p, int code)
 {
     transport *t = p;
@@ -555,10 +565,8 @@ double lc_transport_finished(void *p, int code)
     if (!closed)
         t->finished = 1;
     pthread_mutex_unlock(&lock);
-    if (closed) {
+    if (closed)
         destroy(t);
-        return 0;
-    }
     return id;
 }
 

@@ -184,6 +184,25 @@ describe("leadconduit inside nginx", function()
       local mode = sys.capture("stat -c %a " .. sys.quote(dir)):match("%d+")
       assert.equal("700", mode)
     end)
+
+    it("blocks every signal on the driver thread, so that nginx's handlers run on its own", function()
+      assert_synced(sync("/sync"), "content") -- the driver runs from the first sync on
+      local pid = env.bed.pid
+      -- SIGHUP, SIGQUIT, SIGALRM, SIGTERM, SIGCHLD, SIGIO: bits 0, 2, 13, 14, 16, 28 of SigBlk
+      local function blocks_nginx_signals(low32)
+        for _, bit in ipairs({ 0, 2, 13, 14, 16, 28 }) do
+          if math.floor(low32 / 2 ^ bit) % 2 ~= 1 then return false end
+        end
+        return true
+      end
+      local blocking = 0
+      for tid in sys.capture("ls /proc/" .. pid .. "/task"):gmatch("%d+") do
+        local status = sys.read_file(("/proc/%d/task/%s/status"):format(pid, tid)) or ""
+        local low32 = tonumber(status:match("SigBlk:%s*%x*(%x%x%x%x%x%x%x%x)\n") or "0", 16)
+        if tid ~= tostring(pid) and blocks_nginx_signals(low32) then blocking = blocking + 1 end
+      end
+      assert.equal(1, blocking)
+    end)
   end)
 
   describe("without blocking the worker", function()

@@ -74,9 +74,10 @@ local RETRY = 1
 -- enforces) before it gives up on the driver.
 local GRACE = 1
 
--- drivers[ngx] -> { path =, waiting = { [transport id] = semaphore }, reading = true while the
--- reader runs, retry_at = when the next reader may start }: per Lua VM's ngx table (one per
--- worker unless lua_code_cache is off).
+-- drivers[ngx] -> { path =, waiting = { [transport id] = semaphore }, expires = { [transport
+-- id] = when its request stops waiting, core.monotime() }, reading = true while the reader runs,
+-- retry_at = when the next reader may start }: per Lua VM's ngx table (one per worker unless
+-- lua_code_cache is off).
 local drivers = setmetatable({}, { __mode = "k" })
 
 -- The reader: a light thread that lives while requests wait, and IDLE seconds after.
@@ -88,20 +89,30 @@ local function read_reports(premature, d)
   local sock = ngx.socket.tcp()
   sock:settimeout(SILENCE * 1000)
   local ok, err = sock:connect("unix:" .. d.path)
-  local rest, busy_at = "", ngx.now()
+  local rest, busy_at, swept_at = "", ngx.now(), monotime()
   while ok do
     local data
     data, err = sock:receiveany(65536)
     if not data then break end
     data = rest .. data
     for id in data:gmatch("(%d+)\n") do
-      local waiter = d.waiting[tonumber(id)]
+      id = tonumber(id)
+      local waiter = d.waiting[id]
       if waiter then
-        d.waiting[tonumber(id)] = nil
+        d.waiting[id], d.expires[id] = nil, nil
         waiter:post(1)
       end
     end
     rest = data:match("[^\n]*$")
+    -- Once a second, forget the requests that stopped waiting without saying so: nginx abandoned
+    -- their coroutines mid-wait, and nobody would ever wake them.
+    local now = monotime()
+    if now - swept_at >= 1 then
+      swept_at = now
+      for id, expires in pairs(d.expires) do
+        if expires < now then d.waiting[id], d.expires[id] = nil, nil end
+      end
+    end
     if next(d.waiting) ~= nil then
       busy_at = ngx.now()
     elseif ngx.worker.exiting() or ngx.now() - busy_at >= IDLE then
@@ -125,7 +136,7 @@ local function driver()
   if not d then
     local path, problem = core.driver_socket()
     if not path then return nil, problem end
-    d = { path = path, waiting = {} }
+    d = { path = path, waiting = {}, expires = {} }
     drivers[ngx] = d
   end
   if not d.reading and not (d.retry_at and ngx.now() < d.retry_at) then
@@ -152,10 +163,10 @@ local function wait_for(d, t, deadline)
   end
   while true do
     driver() -- a reader running, or started again
-    d.waiting[t.id] = waiter
+    d.waiting[t.id], d.expires[t.id] = waiter, deadline + GRACE
     local left = deadline + GRACE - monotime()
     local ok, err = waiter:wait(math.max(0, math.min(left, POLL)))
-    d.waiting[t.id] = nil
+    d.waiting[t.id], d.expires[t.id] = nil, nil
     local outcome = t.transport:collect()
     if outcome then return outcome end
     if not ok and err ~= "timeout" then
