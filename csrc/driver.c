@@ -348,6 +348,29 @@ static void *drive(void *unused)
 
 /* ---- starting it, once per process -------------------------------------------------------- */
 
+/* Close the driver's descriptors and free its readers, lines and queue. The multi handle is
+ * only forgotten: the caller cleans it up, or leaves alone a forked parent's. */
+static void release_state(void)
+{
+    if (epoll_fd >= 0)
+        close(epoll_fd);
+    if (wake_fd >= 0)
+        close(wake_fd);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    epoll_fd = wake_fd = listen_fd = -1;
+    while (reader_count > 0)
+        drop_reader(0);
+    free(orphans.data);
+    memset(&orphans, 0, sizeof orphans);
+    free(queued);
+    queued = NULL;
+    queued_len = queued_cap = 0;
+    wake_pending = 0;
+    multi = NULL;
+    timer_due = -1;
+}
+
 /* Stop this process's driver thread and free what it holds: at exit, or when the library is
  * unloaded (glibc runs a library's atexit handlers at its dlclose), so that the thread never
  * runs code that is gone. A process forked after the driver started has no thread to stop. */
@@ -370,18 +393,7 @@ static void stop_driver(void)
     rmdir(dir);
     /* Exchanges still running are abandoned with the process: their transports go with it. */
     curl_multi_cleanup(multi);
-    multi = NULL;
-    close(epoll_fd);
-    close(wake_fd);
-    close(listen_fd);
-    epoll_fd = wake_fd = listen_fd = -1;
-    while (reader_count > 0)
-        drop_reader(0);
-    free(orphans.data);
-    memset(&orphans, 0, sizeof orphans);
-    free(queued);
-    queued = NULL;
-    queued_len = queued_cap = 0;
+    release_state();
 }
 
 static int watch(int fd)
@@ -392,28 +404,6 @@ static int watch(int fd)
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-/* Forget the driver state of the process that forked this one: its thread is not here. Its
- * descriptors are closed; its multi handle is left alone, since cleaning it up would end the
- * parent's TLS sessions on the sockets both processes share. */
-static void forget_inherited(void)
-{
-    if (epoll_fd >= 0)
-        close(epoll_fd);
-    if (wake_fd >= 0)
-        close(wake_fd);
-    if (listen_fd >= 0)
-        close(listen_fd);
-    epoll_fd = wake_fd = listen_fd = -1;
-    while (reader_count > 0)
-        drop_reader(0);
-    free(orphans.data);
-    memset(&orphans, 0, sizeof orphans);
-    multi = NULL;
-    queued_len = 0;
-    wake_pending = 0;
-    timer_due = -1;
 }
 
 /* pthread_atfork: no mutex is held by a thread that the child will not have. The two are never
@@ -451,11 +441,10 @@ static const char *start_failed(const char *why)
 
     if (multi != NULL)
         curl_multi_cleanup(multi); /* no exchange ran on it yet */
-    multi = NULL;
     if (listen_fd >= 0)
         unlink(path);
     rmdir(dir);
-    forget_inherited(); /* closes what this attempt opened */
+    release_state(); /* closes what this attempt opened */
     errno = saved;
     return why;
 }
@@ -467,8 +456,11 @@ static const char *driver_start(void)
     const char *tmp = getenv("TMPDIR");
     struct sockaddr_un addr;
 
+    /* A process forked after the driver started keeps none of its parent's driver: its thread
+     * is not here. The parent's multi handle is left alone, since cleaning it up would end the
+     * parent's TLS sessions on the sockets both processes share. */
     started_in = 0;
-    forget_inherited();
+    release_state();
     if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 60)
         tmp = "/tmp";
     snprintf(dir, sizeof dir, "%s/leadconduit-XXXXXX", tmp);

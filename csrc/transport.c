@@ -305,11 +305,21 @@ static int set_url(transport *t, const char *query)
     return rc == CURLE_OK;
 }
 
-/* The first half of an exchange on an acquired transport with timeout_ms to go: forget the
- * previous one and set the URL and the timeouts. 0 when out of memory (x says so). */
-static int begin_exchange(transport *t, const char *query, long timeout_ms, exchange *x)
+/* The first half of an exchange on an acquired transport that must end at `deadline`
+ * (core.monotime() seconds): forget the previous one and set the URL and the timeouts. 0 when
+ * it ended before it began, x saying why: less than a millisecond was left (max_time nearly
+ * ran out; libcurl would read 0 ms as "no limit"), or no memory. */
+static int begin_exchange(transport *t, const char *query, lua_Number deadline, exchange *x)
 {
+    lua_Number seconds = deadline - lc_monotime();
+    long timeout_ms;
+
     memset(x, 0, sizeof *x);
+    if (!(seconds >= 0.001)) {
+        x->deadline_passed = 1;
+        return 0;
+    }
+    timeout_ms = (long)(seconds * 1000);
     t->body.len = 0;
     t->body.too_large = 0;
     t->body.no_memory = 0;
@@ -419,17 +429,10 @@ static int push_outcome(lua_State *L, exchange *x)
  * seconds), above push_outcome_frame(); leaves the outcome table on top of the stack. */
 static int perform(lua_State *L, transport *t, const char *query, lua_Number deadline)
 {
-    lua_Number seconds = deadline - lc_monotime();
     exchange x;
 
-    /* Less than a millisecond left, e.g. after waiting in nginx's thread pool queue:
-     * libcurl would read 0 ms as "no limit", so the exchange does not start at all. */
-    if (!(seconds >= 0.001)) {
-        memset(&x, 0, sizeof x);
-        x.deadline_passed = 1;
-    } else if (begin_exchange(t, query, (long)(seconds * 1000), &x)) {
+    if (begin_exchange(t, query, deadline, &x))
         end_exchange(t, curl_easy_perform(t->curl), &x);
-    }
     release(t); /* t may be gone from here on */
     return push_outcome(L, &x);
 }
@@ -476,14 +479,14 @@ static int transport_perform(lua_State *L)
 /* ---- exchanges run by the driver (csrc/driver.c), inside nginx ----------------------------- */
 
 /* t:submit(query, deadline) -> true when the driver thread runs the exchange: wait until it
- * reports t:id() on its socket, then t:collect(). false when the exchange ended at once (less
- * than a millisecond was left): collect now. nil, message when the driver cannot take it. */
+ * reports t:id() on its socket, then t:collect(). false when the exchange ended before it
+ * began (less than a millisecond was left, or no memory): collect now. nil, message when the
+ * driver cannot take it. */
 static int transport_submit(lua_State *L)
 {
     handle *h = luaL_checkudata(L, 1, HANDLE_MT);
     const char *query = check_query(L);
     lua_Number deadline = check_deadline(L);
-    lua_Number seconds;
     transport *t;
     const char *problem;
     int got;
@@ -494,19 +497,13 @@ static int transport_submit(lua_State *L)
     if (got != ACQUIRED)
         return refuse(L, got);
     t = h->t;
-    seconds = deadline - lc_monotime();
-    if (!(seconds >= 0.001)) {
-        memset(&t->result, 0, sizeof t->result);
-        t->result.deadline_passed = 1;
+    if (!begin_exchange(t, query, deadline, &t->result)) {
+        /* Ended before it began: collect() says why (and raises for no memory). */
         pthread_mutex_lock(&lock);
         t->finished = 1;
         pthread_mutex_unlock(&lock);
         lua_pushboolean(L, 0);
         return 1;
-    }
-    if (!begin_exchange(t, query, (long)(seconds * 1000), &t->result)) {
-        release(t);
-        return luaL_error(L, "leadconduit.sync_account: out of memory before the exchange");
     }
     problem = lc_driver_add(t->curl, t);
     if (problem != NULL) {
