@@ -74,10 +74,10 @@ local RETRY = 1
 -- enforces) before it gives up on the driver.
 local GRACE = 1
 
--- drivers[ngx] -> { path =, waiting = { [transport id] = semaphore }, expires = { [transport
--- id] = when its request stops waiting, core.monotime() }, reading = true while the reader runs,
--- retry_at = when the next reader may start }: per Lua VM's ngx table (one per worker unless
--- lua_code_cache is off).
+-- drivers[ngx] -> { path =, waiting = { [transport id] = the transport's table (its waiter, a
+-- semaphore, and expires, when its request stops waiting) }, reading = true while the reader
+-- runs, retry_at = when the next reader may start }: per Lua VM's ngx table (one per worker
+-- unless lua_code_cache is off). Times are core.monotime() seconds.
 local drivers = setmetatable({}, { __mode = "k" })
 
 -- The reader: a light thread that lives while requests wait, and IDLE seconds after.
@@ -89,7 +89,7 @@ local function read_reports(premature, d)
   local sock = ngx.socket.tcp()
   sock:settimeout(SILENCE * 1000)
   local ok, err = sock:connect("unix:" .. d.path)
-  local rest, busy_at, swept_at = "", ngx.now(), monotime()
+  local rest, busy_at, swept_at = "", monotime(), monotime()
   while ok do
     local data
     data, err = sock:receiveany(65536)
@@ -97,10 +97,10 @@ local function read_reports(premature, d)
     data = rest .. data
     for id in data:gmatch("(%d+)\n") do
       id = tonumber(id)
-      local waiter = d.waiting[id]
-      if waiter then
-        d.waiting[id], d.expires[id] = nil, nil
-        waiter:post(1)
+      local t = d.waiting[id]
+      if t then
+        d.waiting[id] = nil
+        t.waiter:post(1)
       end
     end
     rest = data:match("[^\n]*$")
@@ -109,13 +109,13 @@ local function read_reports(premature, d)
     local now = monotime()
     if now - swept_at >= 1 then
       swept_at = now
-      for id, expires in pairs(d.expires) do
-        if expires < now then d.waiting[id], d.expires[id] = nil, nil end
+      for id, t in pairs(d.waiting) do
+        if t.expires < now then d.waiting[id] = nil end
       end
     end
     if next(d.waiting) ~= nil then
-      busy_at = ngx.now()
-    elseif ngx.worker.exiting() or ngx.now() - busy_at >= IDLE then
+      busy_at = now
+    elseif ngx.worker.exiting() or now - busy_at >= IDLE then
       err = nil
       break
     end
@@ -123,7 +123,7 @@ local function read_reports(premature, d)
   sock:close()
   d.reading = nil
   if err then
-    d.retry_at = ngx.now() + RETRY
+    d.retry_at = monotime() + RETRY
     ngx.log(ngx.WARN, "leadconduit: no reports from the driver thread (", err, "): the syncs of"
       .. " this worker check for their outcomes every ", POLL, " s until a reader starts again")
   end
@@ -136,15 +136,15 @@ local function driver()
   if not d then
     local path, problem = core.driver_socket()
     if not path then return nil, problem end
-    d = { path = path, waiting = {}, expires = {} }
+    d = { path = path, waiting = {} }
     drivers[ngx] = d
   end
-  if not d.reading and not (d.retry_at and ngx.now() < d.retry_at) then
+  if not d.reading and not (d.retry_at and monotime() < d.retry_at) then
     local ok, err = ngx.timer.at(0, read_reports, d)
     if ok then
       d.reading = true
     else
-      d.retry_at = ngx.now() + RETRY
+      d.retry_at = monotime() + RETRY
       ngx.log(ngx.WARN, "leadconduit: cannot start the reader of the driver's reports"
         .. " (ngx.timer.at: ", err, "): the syncs check for their outcomes every ", POLL, " s")
     end
@@ -156,17 +156,14 @@ end
 -- deadline plus GRACE.
 local function wait_for(d, t, deadline)
   -- One semaphore per transport, reused: a report posts it once, a wait takes that post.
-  local waiter = t.waiter
-  if not waiter then
-    waiter = require("ngx.semaphore").new(0)
-    t.waiter = waiter
-  end
+  t.waiter = t.waiter or require("ngx.semaphore").new(0)
+  t.expires = deadline + GRACE
   while true do
     driver() -- a reader running, or started again
-    d.waiting[t.id], d.expires[t.id] = waiter, deadline + GRACE
-    local left = deadline + GRACE - monotime()
-    local ok, err = waiter:wait(math.max(0, math.min(left, POLL)))
-    d.waiting[t.id], d.expires[t.id] = nil, nil
+    d.waiting[t.id] = t
+    local left = t.expires - monotime()
+    local ok, err = t.waiter:wait(math.max(0, math.min(left, POLL)))
+    d.waiting[t.id] = nil
     local outcome = t.transport:collect()
     if outcome then return outcome end
     if not ok and err ~= "timeout" then
